@@ -1,0 +1,80 @@
+"""The four models, a registry naming them once, and loading/saving of weights files.
+
+A weights file is a plain dict of primitives and tensors, so ``torch.load(...,
+weights_only=True)`` reads it:
+``{"arch": name, "config": asdict(cfg), "model": state_dict, "metrics": {...}, "train": {...}}``.
+The model is rebuilt from the config inside the file, normalisation constants included.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+
+from mnist_demo.models.autoencoder import AutoencoderConfig, AutoencoderNet
+from mnist_demo.models.digit_sum import DigitSumConfig, DigitSumNet
+from mnist_demo.models.sequence import SequenceConfig, SequenceNet
+from mnist_demo.models.triplet import TripletConfig, TripletNet
+
+MODELS = {
+    "triplet": (TripletConfig, TripletNet),
+    "digit_sum": (DigitSumConfig, DigitSumNet),
+    "sequence": (SequenceConfig, SequenceNet),
+    "autoencoder": (AutoencoderConfig, AutoencoderNet),
+}
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, unreadable, or holds another model."""
+
+
+def build(arch: str, config: dict | None = None) -> torch.nn.Module:
+    """A fresh model of ``arch`` from a config dict (unknown keys are an error)."""
+    config_cls, model_cls = MODELS[arch]
+    config = dict(config or {})
+    for field in fields(config_cls):  # tuples come back from a saved dict as lists
+        if isinstance(config.get(field.name), list):
+            config[field.name] = tuple(config[field.name])
+    return model_cls(config_cls(**config))
+
+
+def checkpoint_dict(arch: str, model: torch.nn.Module, metrics: dict | None = None, train: dict | None = None) -> dict:
+    """The weights-file dict of ``model`` (only primitives and tensors)."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return {"arch": arch, "config": asdict(model.cfg), "model": state,
+            "metrics": metrics or {}, "train": train or {}}
+
+
+def save_atomic(obj: dict, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: str | os.PathLike, arch: str | None = None, map_location="cpu") -> tuple[torch.nn.Module, dict]:
+    """Build the model stored in a weights file; returns (model in eval mode, the file's dict).
+
+    Raises :class:`WeightsError` naming the file when it is missing, truncated or corrupt,
+    or holds another model than ``arch``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} is missing — train it with `python -m train.{arch or 'all'}`")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+        if arch is not None and saved.get("arch") != arch:
+            raise WeightsError(f"weights file {path} holds model {saved.get('arch')!r}, not {arch!r}")
+        model = build(saved["arch"], saved["config"])
+        model.load_state_dict(saved["model"])
+    except WeightsError:
+        raise
+    except Exception as error:
+        raise WeightsError(f"weights file {path} is unreadable or corrupt ({type(error).__name__}: {error})") from error
+    return model.eval(), saved

@@ -1,0 +1,134 @@
+"""Synthetic hand-drawn digits for tests: pen strokes as data, rendered with PIL.
+
+Each digit 0-9 is a list of strokes; a stroke is a list of (x, y) points in a
+unit box (x in [0, 0.7], y in [0, 1], y down). `layout` turns digits into
+strokes in canvas pixels (so a browser test can replay them as mouse moves),
+`render` draws them with a round pen and also returns the true box of each
+digit's ink, for comparing with what the segmenter finds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+Stroke = list[tuple[float, float]]
+
+
+def _arc(cx, cy, rx, ry, start, stop, n=16) -> Stroke:
+    """Points on an ellipse arc, angles in degrees, 0 = right, 90 = down."""
+    angles = np.radians(np.linspace(start, stop, n))
+    return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
+
+
+DIGITS: dict[int, list[Stroke]] = {
+    0: [_arc(0.35, 0.5, 0.33, 0.48, -90, 270, 28)],
+    1: [[(0.15, 0.2), (0.38, 0.0), (0.38, 1.0)]],
+    2: [_arc(0.35, 0.3, 0.3, 0.28, 200, 370, 10) + [(0.0, 1.0), (0.7, 1.0)]],
+    3: [_arc(0.33, 0.25, 0.3, 0.24, 200, 450, 14)[:-1] + _arc(0.33, 0.73, 0.35, 0.27, -90, 160, 14)],
+    4: [[(0.42, 0.0), (0.0, 0.64), (0.7, 0.64)], [(0.52, 0.3), (0.52, 1.0)]],
+    5: [[(0.65, 0.0), (0.1, 0.0)],
+        [(0.1, 0.0), (0.06, 0.45)] + _arc(0.35, 0.7, 0.33, 0.3, -120, 160, 14)],
+    6: [[(0.55, 0.0), (0.2, 0.3)] + _arc(0.35, 0.7, 0.33, 0.3, 200, 560, 22)],
+    7: [[(0.0, 0.0), (0.7, 0.0), (0.25, 1.0)]],
+    8: [_arc(0.35, 0.25, 0.27, 0.25, 90, 450, 18), _arc(0.35, 0.74, 0.34, 0.26, -90, 270, 20)],
+    9: [_arc(0.35, 0.28, 0.33, 0.28, 0, 360, 20) + [(0.68, 0.28), (0.55, 1.0)]],
+}
+
+# Variants that make segmentation work harder.
+FIVE_DETACHED_BAR: list[Stroke] = [
+    [(0.2, 0.0), (0.7, 0.0)],
+    [(0.1, 0.1), (0.06, 0.45)] + _arc(0.35, 0.7, 0.33, 0.3, -120, 160, 14),
+]
+FOUR_TWO_PIECES: list[Stroke] = [  # the stem is drawn apart from the bar
+    [(0.5, 0.0), (0.0, 0.6), (0.7, 0.6)],
+    [(0.5, 0.75), (0.5, 1.0)],
+]
+
+
+def dotted(strokes: list[Stroke], step: float = 0.1) -> list[Stroke]:
+    """The same strokes as a trail of single-point dots, `step` apart."""
+    return [[p] for p in _resample(strokes, step)]
+
+
+def dashed(strokes: list[Stroke], dash: float = 0.12, gap: float = 0.06) -> list[Stroke]:
+    """The same strokes broken into dashes (pen lifted every `dash` for `gap`)."""
+    out = []
+    for stroke in strokes:
+        pts = _resample([stroke], 0.01)
+        per = max(1, round(dash / 0.01)), max(1, round(gap / 0.01))
+        for start in range(0, len(pts), per[0] + per[1]):
+            out.append(pts[start:start + per[0]] or pts[-1:])
+    return out
+
+
+def _resample(strokes: list[Stroke], step: float) -> Stroke:
+    out = []
+    for stroke in strokes:
+        pts = np.asarray(stroke, float)
+        if len(pts) == 1:
+            out.append(tuple(pts[0]))
+            continue
+        seg = np.hypot(*np.diff(pts, axis=0).T)
+        dist = np.concatenate([[0], np.cumsum(seg)])
+        at = np.arange(0, dist[-1] + 1e-9, step)
+        out += list(zip(np.interp(at, dist, pts[:, 0]), np.interp(at, dist, pts[:, 1])))
+    return out
+
+
+def layout(digits, size=(840, 280), height=0.7, spacing=0.35, angle=0.0,
+           offset=(0.0, 0.0)) -> list[list[Stroke]]:
+    """Place digits in a row on a canvas; returns per digit its strokes in pixels.
+
+    digits: ints (looked up in DIGITS) or stroke lists. height: digit height as
+    a fraction of the canvas height; spacing: gap between digit boxes in digit
+    heights (negative overlaps them); angle: clockwise tilt in degrees, each
+    digit about its own centre; offset: shift of the whole row in pixels.
+    """
+    glyphs = [DIGITS[d] if isinstance(d, int) else d for d in digits]
+    h = height * size[1]
+    widths = [h * max(x for s in g for x, _ in s) for g in glyphs]
+    total = sum(widths) + spacing * h * (len(glyphs) - 1)
+    x = (size[0] - total) / 2 + offset[0]
+    y = (size[1] - h) / 2 + offset[1]
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    out = []
+    for glyph, w in zip(glyphs, widths):
+        cx, cy = x + w / 2, y + h / 2
+        placed = []
+        for stroke in glyph:
+            pts = [(x + px * h - cx, y + py * h - cy) for px, py in stroke]
+            placed.append([(cx + a * cos - b * sin, cy + a * sin + b * cos) for a, b in pts])
+        out.append(placed)
+        x += w + spacing * h
+    return out
+
+
+def draw(canvas: Image.Image, strokes: list[Stroke], pen: float, ink) -> None:
+    """Draw strokes with a round pen (discs at the points, lines between)."""
+    d = ImageDraw.Draw(canvas)
+    r = pen / 2
+    for stroke in strokes:
+        if len(stroke) > 1:
+            d.line(stroke, fill=ink, width=max(1, round(pen)), joint="curve")
+        for x, y in stroke:
+            d.ellipse((x - r, y - r, x + r, y + r), fill=ink)
+
+
+def render(digits, size=(840, 280), pen=12.0, ink=(0, 0, 0, 255), paper=(255, 255, 255, 255),
+           **placement) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """Render digits as an RGBA image; also return each digit's ink box (x0, y0, x1, y1).
+
+    paper=None gives a fully transparent canvas (like Gradio's RGBA Sketchpad).
+    Extra keyword arguments go to `layout`.
+    """
+    canvas = Image.new("RGBA", size, paper if paper is not None else (0, 0, 0, 0))
+    boxes = []
+    for strokes in layout(digits, size, **placement):
+        draw(canvas, strokes, pen, tuple(ink))
+        alone = Image.new("L", size, 0)
+        draw(alone, strokes, pen, 255)
+        boxes.append(alone.getbbox())
+    return canvas, boxes

@@ -1,0 +1,410 @@
+"""preprocess: any drawing or photo in, MNIST-style 28x28 crops out, bad input refused."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+from scipy import ndimage as ndi
+
+from drawing import DIGITS, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, dashed, dotted, render
+from mnist_demo.preprocess import (
+    MAX_PIXELS,
+    MNIST_STROKE,
+    MNIST_STROKE_RANGE,
+    Digit,
+    find_digits,
+    mnist_crop,
+    to_grey,
+)
+
+# ---------------------------------------------------------------- helpers
+
+
+def stroke_width(crop: np.ndarray) -> float:
+    """The estimator MNIST_STROKE was measured with: 4 x (mean EDT - 0.5) on ink > 0.5."""
+    mask = crop > 0.5
+    return 4 * (ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][mask].mean() - 0.5)
+
+
+def assert_mnist_like(crop: np.ndarray) -> None:
+    assert crop.shape == (28, 28) and crop.dtype == np.float32
+    assert crop.min() >= 0 and crop.max() == pytest.approx(1, abs=0.02)
+    cy, cx = ndi.center_of_mass(crop)
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1, (cy, cx)
+    rows, cols = np.nonzero(crop > 0.1)
+    longer = max(np.ptp(rows) + 1, np.ptp(cols) + 1)
+    assert 19 <= longer <= 21, longer
+    lo, hi = MNIST_STROKE_RANGE
+    assert lo - 0.3 <= stroke_width(crop) <= hi + 0.3, stroke_width(crop)
+
+
+def assert_boxes(digits: list[Digit], boxes, tol) -> None:
+    found = [d.box for d in digits]
+    assert len(found) == len(boxes), (found, boxes)
+    assert np.abs(np.subtract(found, boxes)).max() <= tol, (found, boxes)
+
+
+def assert_found(image, boxes, tol) -> list[Digit]:
+    digits = find_digits(image)
+    assert_boxes(digits, boxes, tol)
+    for d in digits:
+        assert_mnist_like(d.crop)
+    return digits
+
+
+def png(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=kw.pop("format", "PNG"), **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def three():
+    """Three digits drawn in black on a transparent 840x280 canvas, as the app gets them."""
+    img, boxes = render([3, 5, 8], size=(840, 280), pen=14, paper=None)
+    return img, boxes
+
+
+# ---------------------------------------------------------------- drawings
+
+
+@pytest.mark.parametrize("pen, size, height, adjusted", [
+    (2, (840, 280), 0.7, True),      # thin pen: strokes must be thickened
+    (3, (2000, 700), 0.8, True),     # thin pen on a big canvas
+    (14, (840, 280), 0.7, False),    # the app's canvas: already MNIST-like
+    (30, (560, 280), 0.6, False),    # thick pen, still within MNIST's range
+    (40, (280, 280), 0.55, False),   # very thick pen on a small canvas
+    (60, (280, 280), 0.5, True),     # thicker than any MNIST digit: strokes thinned
+])
+def test_pens_and_canvas_sizes(pen, size, height, adjusted):
+    digits = [0, 4, 7] if size[0] > 300 else [8]
+    img, boxes = render(digits, size=size, pen=pen, height=height, spacing=0.25)
+    found = assert_found(img, boxes, tol=2 + pen / 4)
+    for d in found:  # the pen width is normalised away: strokes look like MNIST's
+        if adjusted:
+            assert abs(stroke_width(d.crop) - MNIST_STROKE) < 0.6, stroke_width(d.crop)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 6])
+def test_one_to_six_digits(n):
+    img, boxes = render([9, 1, 2, 6, 5, 3][:n], size=(1200, 280), pen=10, spacing=0.3)
+    assert_found(img, boxes, tol=3)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("transparent canvas, black ink", dict(paper=None)),
+    ("white canvas", dict()),
+    ("red ink", dict(ink=(220, 0, 0, 255))),
+    ("blue ink", dict(ink=(0, 0, 255, 255))),
+    ("yellow ink", dict(ink=(255, 220, 0, 255))),
+    ("white ink on black", dict(ink=(255, 255, 255, 255), paper=(0, 0, 0, 255))),
+    ("white ink on transparent", dict(ink=(255, 255, 255, 255), paper=None)),
+    ("pale paper, grey pencil", dict(ink=(120, 120, 110, 255), paper=(250, 240, 200, 255))),
+])
+def test_colours_and_polarity(name, kwargs):
+    img, boxes = render([2, 7], pen=12, **kwargs)
+    assert_found(img, boxes, tol=3)
+
+
+@pytest.mark.parametrize("angle, offset", [(15, (0, 0)), (-15, (-250, 40)), (0, (300, -50))])
+def test_tilted_and_off_centre(angle, offset):
+    img, boxes = render([1, 7, 4], pen=10, angle=angle, offset=offset, height=0.5)
+    assert_found(img, boxes, tol=3)
+
+
+@pytest.mark.parametrize("name, glyphs", [
+    ("5 with a detached top bar", [FIVE_DETACHED_BAR, 3]),
+    ("4 drawn in two pieces", [FOUR_TWO_PIECES, 1]),
+    ("dotted strokes", [dotted(DIGITS[2], 0.08), dotted(DIGITS[0], 0.08)]),
+    ("broken strokes", [dashed(DIGITS[7]), dashed(DIGITS[5]), dashed(DIGITS[9])]),
+])
+def test_pieces_of_one_digit_are_merged(name, glyphs):
+    img, boxes = render(glyphs, pen=8, spacing=0.35)
+    assert_found(img, boxes, tol=3)
+
+
+@pytest.mark.parametrize("digits", [[0, 0], [5, 3, 0], [6, 8]])
+def test_touching_digits_are_split(digits):
+    pen = 14
+    img, boxes = render(digits, pen=pen, spacing=-0.04)  # boxes overlap by ~8 px
+    labels, n = ndi.label(np.asarray(img)[..., 0] < 128)
+    assert n == 1  # the drawing really is one blob
+    found = find_digits(img)
+    assert len(found) == len(digits)
+    for d, box in zip(found, boxes):
+        assert np.abs(np.subtract(d.box[1::2], box[1::2])).max() <= 3  # rows are exact
+        assert np.abs(np.subtract(d.box[0::2], box[0::2])).max() <= pen + 8  # columns: the cut
+        assert_mnist_like(d.crop)
+
+
+def test_noise_specks_and_stray_dots_are_ignored():
+    img, boxes = render([4, 2], pen=12)
+    px = np.asarray(img).copy()
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, 280, 200), rng.integers(0, 840, 200)
+    px[ys, xs, :3] = 0  # single-pixel specks
+    px[10:20, 800:810, :3] = 0  # a stray dot far from the digits (too big for a speck)
+    assert_found(px, boxes, tol=3)
+
+
+def test_photo_with_uneven_lighting_and_noise():
+    drawing, boxes = render([4, 0, 9], size=(3000, 1000), pen=28, spacing=0.4)
+    ink = np.asarray(drawing)[..., 0] < 128
+    yy, xx = np.mgrid[0:1000, 0:3000] / np.float32(1000)
+    light = 0.25 + 0.75 * np.clip(xx / 3, 0, 1) * (1 - 0.3 * (yy - 0.5) ** 2)  # strong gradient
+    reflectance = np.where(ink, 0.12, 0.9)[..., None] * np.array([1.0, 0.95, 0.85])  # warm paper
+    noise = np.random.default_rng(1).normal(0, 0.03, (1000, 3000, 1))
+    photo = (np.clip(reflectance * light[..., None] + noise, 0, 1) * 255).astype(np.uint8)
+    assert_found(photo, boxes, tol=6)
+    find_digits(photo)
+    start = time.perf_counter()
+    find_digits(photo)
+    assert time.perf_counter() - start < 1.5  # ~0.1 s on an idle machine
+
+
+def test_too_many_marks_are_refused():
+    img, _ = render([1] * 40, size=(4000, 200), pen=4, spacing=0.6, height=0.5)
+    with pytest.raises(ValueError, match="too many marks"):
+        find_digits(img)
+
+
+def test_fast_on_the_app_canvas(three):
+    px = np.asarray(three[0])
+    find_digits(px)
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        find_digits(px)
+        times.append(time.perf_counter() - start)
+    assert np.median(times) < 0.05  # target < 5 ms; lenient for busy CI machines
+
+
+# ---------------------------------------------------------------- input forms
+
+
+def _boxes_ok(image, boxes):
+    assert_boxes(find_digits(image), boxes, tol=3)
+
+
+def test_paths_bytes_and_pil(three, tmp_path):
+    img, boxes = three
+    path = tmp_path / "canvas.png"
+    img.save(path)
+    for image in (path, str(path), path.read_bytes(), img):
+        _boxes_ok(image, boxes)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA", "I;16", "CMYK"])
+def test_pil_modes(three, mode):
+    img, boxes = three
+    flat = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)
+    if mode == "I;16":
+        converted = Image.fromarray(np.asarray(flat.convert("L")).astype(np.uint16) * 257)
+        assert converted.mode.startswith("I;16")
+    elif mode in ("RGBA", "LA"):
+        converted = img.convert(mode)  # keeps the transparent canvas
+    else:
+        converted = flat.convert(mode)
+    _boxes_ok(converted, boxes)
+    if mode != "CMYK":  # and through a PNG file
+        _boxes_ok(png(converted), boxes)
+
+
+def test_file_formats(three, tmp_path):
+    img, boxes = three
+    flat = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)
+    _boxes_ok(png(flat.convert("CMYK"), format="JPEG"), boxes)
+    _boxes_ok(png(flat.convert("RGB"), format="JPEG", quality=70), boxes)
+    frames = [flat.convert("P"), Image.new("P", img.size, 0)]  # animated: first frame counts
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    _boxes_ok(buf.getvalue(), boxes)
+    deep = np.asarray(flat.convert("L")).astype(np.uint16) * 257  # 16-bit PNG
+    _boxes_ok(png(Image.fromarray(deep)), boxes)
+
+
+def test_exif_orientation_is_applied(three):
+    img, boxes = three
+    flat = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img).convert("RGB")
+    stored = flat.transpose(Image.Transpose.ROTATE_90)  # pixels stored rotated...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...and the tag says "rotate 90° clockwise to display"
+    data = png(stored, format="JPEG", quality=95, exif=exif.tobytes())
+    assert len(find_digits(png(stored, format="JPEG"))) != 3  # without the tag it's wrong
+    _boxes_ok(data, boxes)
+
+
+@pytest.mark.parametrize("form", [
+    "HxW uint8", "HxWx1 uint8", "HxWx3 uint8", "HxWx4 uint8", "uint16", "bool",
+    "float32 0..1", "float64 0..255", "inverted float32", "int64",
+])
+def test_numpy_forms(three, form):
+    img, boxes = three
+    rgba = np.asarray(img)
+    grey = np.asarray(Image.alpha_composite(Image.new("RGBA", img.size, "white"), img).convert("L"))
+    arrays = {
+        "HxW uint8": grey, "HxWx1 uint8": grey[..., None],
+        "HxWx3 uint8": np.repeat(grey[..., None], 3, axis=2), "HxWx4 uint8": rgba,
+        "uint16": grey.astype(np.uint16) * 257, "bool": grey > 128,
+        "float32 0..1": grey.astype(np.float32) / 255, "float64 0..255": grey.astype(np.float64),
+        "inverted float32": 1 - grey.astype(np.float32) / 255, "int64": grey.astype(np.int64),
+    }
+    _boxes_ok(arrays[form], boxes)
+
+
+def test_sketchpad_values(three, tmp_path):
+    img, boxes = three
+    rgba = np.asarray(img)
+    white = np.full_like(rgba, 255)
+    blank = np.zeros_like(rgba)
+    left, right = rgba.copy(), rgba.copy()  # the same drawing split over two layers
+    left[:, 420:] = 0
+    right[:, :420] = 0
+    path = tmp_path / "composite.png"
+    img.save(path)
+    values = [
+        {"background": None, "layers": None, "composite": rgba},  # unflattened RGBA
+        {"background": None, "layers": [rgba], "composite": None},
+        {"background": white, "layers": [blank, left, right], "composite": None},
+        {"background": None, "layers": [left, None, right]},
+        {"background": None, "layers": [], "composite": str(path)},
+        {"background": None, "layers": [{"path": str(path), "meta": {}}], "composite": None},
+    ]
+    for value in values:
+        _boxes_ok(value, boxes)
+
+
+def test_to_grey_is_ink_high(three):
+    img, _ = three
+    for image in (img, Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)):
+        ink = to_grey(image)
+        assert ink.shape == (280, 840) and ink.dtype == np.float32
+        drawn = np.asarray(img)[..., 3] > 128
+        assert ink[drawn].mean() > 0.9 and ink[~drawn].mean() < 0.02
+
+
+# ---------------------------------------------------------------- MNIST round trip
+
+
+def _mnist_test_images(root) -> np.ndarray:
+    raw = (root / "MNIST" / "raw" / "t10k-images-idx3-ubyte").read_bytes()
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)
+
+
+@pytest.mark.parametrize("indices", [(0, 1, 2), (3, 4, 7), (11, 18, 61)])
+def test_mnist_round_trip(mnist_root, indices):
+    images = _mnist_test_images(mnist_root)[list(indices)]
+    strip = np.concatenate(list(images), axis=1)  # 28 x 84, white on black
+    digits = find_digits(strip)
+    assert len(digits) == 3
+    for i, (digit, original) in enumerate(zip(digits, images)):
+        rows, cols = np.nonzero(original)
+        ink_box = (cols.min() + 28 * i, rows.min(), cols.max() + 1 + 28 * i, rows.max() + 1)
+        assert np.abs(np.subtract(digit.box, ink_box)).max() <= 2, (digit.box, ink_box)
+        corr = np.corrcoef(digit.crop.ravel(), original.ravel() / 255)[0, 1]
+        assert corr > 0.9, (i, corr)
+
+
+def test_mnist_crop_of_a_real_digit_is_nearly_identity(mnist_root):
+    images = _mnist_test_images(mnist_root)[:50].astype(np.float32) / 255
+    corr = [np.corrcoef(mnist_crop(im).ravel(), im.ravel())[0, 1] for im in images]
+    assert np.median(corr) > 0.97 and min(corr) > 0.8
+
+
+def test_mnist_stroke_target_matches_mnist(mnist_root):
+    images = _mnist_test_images(mnist_root).astype(np.float32) / 255
+    widths = [stroke_width(im) for im in images[::5]]
+    assert np.median(widths) == pytest.approx(MNIST_STROKE, abs=0.1)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.zeros((280, 840, 4), np.uint8), "empty canvas"),
+    (np.full((280, 840), 255, np.uint8), "no digits found — draw something"),
+    ({"background": None, "layers": [], "composite": None}, "empty canvas"),
+    ({"background": None, "layers": [None]}, "empty canvas"),
+    (np.zeros(100), "shape"),
+    (np.zeros((10, 10, 5)), "shape"),
+    (np.zeros((0, 10)), "empty image"),
+    (np.full((10, 10), np.nan), "NaN"),
+    (np.full((10, 10), np.inf), "NaN or infinite"),
+    (-np.ones((10, 10)), "negative"),
+    (np.full((10, 10), 1e6), "out of range"),
+    (np.zeros((10, 10), complex), "pixel type"),
+    (b"", "not an image"),
+    (b"hello, this is not a picture", "not an image"),
+    ("/nonexistent/file.png", "not an image file"),
+    (12345, "unsupported"),
+    ({"composite": {"url": "http://x"}}, "neither an image nor a file path"),
+])
+def test_bad_inputs_are_refused(image, message):
+    with pytest.raises(ValueError, match=message):
+        find_digits(image)
+
+
+def test_bad_files_are_refused(three, tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="not an image file"):
+        find_digits(empty)
+    data = png(three[0])
+    with pytest.raises(ValueError, match="damaged or truncated"):
+        find_digits(data[: len(data) // 2])
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims a size in its header (and has no pixel data at all)."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_huge_images_are_refused_before_decoding():
+    w = int(np.sqrt(MAX_PIXELS)) + 10
+    for width, height in [(100_000, 100_000), (w + 1, w)]:  # beyond 2x PIL's limit, and 1x..2x
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match="image too large"):
+            find_digits(png_header(width, height))
+        assert time.perf_counter() - start < 1  # nothing was decoded
+    with pytest.raises(ValueError, match=f"image too large: {w + 1}×{w} pixels"):
+        find_digits(png_header(w + 1, w))
+    with pytest.raises(ValueError, match="image too large"):
+        find_digits(np.broadcast_to(np.zeros(1, np.uint8), (w, w)))
+
+
+def test_mnist_crop_refuses_bad_patches():
+    for patch in (np.zeros((5, 5)), np.zeros(5), np.full((3, 3), np.nan)):
+        with pytest.raises(ValueError):
+            mnist_crop(patch)
+
+
+_dtypes = st.sampled_from([np.uint8, np.uint16, np.int64, np.float32, np.float64, np.bool_])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    hnp.arrays(_dtypes, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=40)),
+    hnp.arrays(_dtypes, st.tuples(st.integers(0, 60), st.integers(0, 60), st.sampled_from([1, 3, 4]))),
+    st.binary(max_size=200),
+))
+def test_fuzz_only_value_errors(image):
+    try:
+        result = find_digits(image)
+    except ValueError:
+        return
+    assert isinstance(result, list) and all(isinstance(d, Digit) for d in result)
+    for d in result:
+        assert d.crop.shape == (28, 28) and np.isfinite(d.crop).all()

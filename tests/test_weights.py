@@ -1,0 +1,55 @@
+"""The shipped weights: size, safe loading, and metrics.json reproducible from them."""
+
+import json
+
+import pytest
+import torch
+
+from mnist_demo import models
+from tests.conftest import REPO
+from train import evaluate
+
+WEIGHTS = REPO / "weights"
+FILES = ["triplet", "digit_sum", "sequence", "autoencoder", "autoencoder_6k_frozen", "autoencoder_6k_finetuned"]
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    return json.loads((WEIGHTS / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("stem", FILES)
+def test_weights_file_is_small_and_loads_with_weights_only(stem):
+    path = WEIGHTS / f"{stem}.pt"
+    assert path.stat().st_size <= 5 * 1024 * 1024
+    saved = torch.load(path, weights_only=True)
+    assert set(saved) >= {"arch", "config", "model", "metrics", "train"}
+    assert "mean" in saved["config"] and "std" in saved["config"]  # normalisation travels with the weights
+    model, _ = models.load(path)
+    assert not model.training
+
+
+def test_targets_claimed_are_what_the_numbers_say(metrics):
+    assert set(metrics["targets"]) == set(evaluate.TARGETS)
+    for name, entry in metrics["targets"].items():
+        value = metrics
+        for key in name.split("."):
+            value = value[key]
+        comparison, bound = evaluate.TARGETS[name]
+        assert entry["value"] == value
+        assert entry["met"] == evaluate.meets(value, comparison, bound), name
+
+
+def test_metrics_are_those_of_the_shipped_weights(metrics, mnist_root):
+    """Re-evaluate each file on the first 2,000 test samples: the full-test numbers must be close."""
+    for stem, (script, renames) in evaluate.EVALUATIONS.items():
+        model, saved = models.load(WEIGHTS / f"{stem}.pt")
+        subset = script.evaluate(model, mnist_root, limit=2000)
+        group = metrics[stem.split("_6k")[0]]
+        for key, value in subset.items():
+            name = renames.get(key, key) if renames else key
+            if key == "test_size" or (renames and key not in renames):
+                continue
+            tolerance = 0.03 if key == "mae" else 0.003 if key == "mse" else 0.012
+            assert abs(group[name] - value) <= tolerance, (stem, name, group[name], value)
+        assert metrics["test_limit"] is None  # the shipped file comes from the full test sets

@@ -1,0 +1,110 @@
+"""Train the digit-sum model (seed 001): CNN encoder on 40×168 images, then the MLP decoder.
+
+Stage 1 trains the encoder to classify each of the four cells (0–9 or empty). Stage 2
+freezes it, records its per-cell digit probabilities on fresh training images, and trains
+the seed's MLP decoder on them with MSE against the true sum.
+
+    python -m train.digit_sum                # default recipe, writes weights/digit_sum.pt
+    python -m train.digit_sum --limit 256 --epochs 1 --out /tmp/d.pt   # smoke test
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from mnist_demo import data
+from mnist_demo.models import build
+from mnist_demo.models.digit_sum import CLASSES, digit_probabilities, sum_distribution
+from train import loop
+
+VAL_SEED, TEST_SEED, DECODER_SEED = 1003, 2003, 3003
+TEST_SIZE = 10_000
+DECODER_SAMPLES, DECODER_EPOCHS = 40_000, 12
+
+
+def get_args_parser():
+    return loop.get_args_parser("digit_sum", epochs=8, batch_size=64, lr=3e-3)
+
+
+def datasets(args):
+    # 13,500 images × 4 cells ≈ 54,000 digits an epoch, one pass over the train split.
+    train = data.SumImages(data.mnist_pool("train", args.data_dir), 13_500, seed=args.seed, augment=True)
+    val = data.SumImages(data.mnist_pool("val", args.data_dir), 2_000, seed=VAL_SEED)
+    return loop.limited(train, args.limit), loop.limited(val, args.limit)
+
+
+def test_set(root=None, limit=0):
+    """Deterministic four-digit images of MNIST test digits, as in seed 001."""
+    pool = data.mnist_pool("test", root)
+    return loop.limited(data.SumImages(pool, TEST_SIZE, seed=TEST_SEED, p_empty=0.0), limit)
+
+
+def encoder_step(encoder, batch, device):
+    images, cells, _ = (t.to(device) for t in batch)
+    logits = encoder(images)
+    loss = F.cross_entropy(logits.reshape(-1, CLASSES), cells.reshape(-1))
+    return loss, (logits.argmax(-1) == cells).sum(), cells.numel()
+
+
+def decoder_step(decoder, batch, device):
+    probs, totals = (t.to(device) for t in batch)
+    predicted = decoder(probs)
+    return F.mse_loss(predicted, totals), (predicted.round() == totals).sum(), len(totals)
+
+
+@torch.inference_mode()
+def encoded(encoder, dataset, device, batch_size=500) -> TensorDataset:
+    """The frozen encoder's per-cell digit probabilities and the true sums, for the decoder."""
+    encoder.eval()
+    probs, totals = [], []
+    for images, _, total in DataLoader(dataset, batch_size=batch_size):
+        probs.append(digit_probabilities(encoder(images.to(device))).cpu())
+        totals.append(total)
+    return TensorDataset(torch.cat(probs), torch.cat(totals))
+
+
+@torch.inference_mode()
+def evaluate(model, root=None, device="cpu", limit=0) -> dict:
+    """Sum exact match (decoder rounded, distribution argmax), MAE and per-cell accuracy."""
+    model.eval().to(device)
+    exact = exact_dist = cells_ok = total = 0
+    abs_error = 0.0
+    for images, cells, sums in DataLoader(test_set(root, limit), batch_size=500):
+        logits, value = (t.cpu() for t in model(images.to(device)))
+        dist = sum_distribution(digit_probabilities(logits))
+        exact += int((value.round() == sums).sum())
+        exact_dist += int((dist.argmax(-1) == sums).sum())
+        abs_error += float((value - sums).abs().sum())
+        cells_ok += int((logits.argmax(-1) == cells).sum())
+        total += len(sums)
+    return {"exact": exact / total, "exact_dist": exact_dist / total, "mae": abs_error / total,
+            "cell_acc": cells_ok / (4 * total), "test_size": total}
+
+
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    ctx = loop.setup(args)
+    model = build("digit_sum").to(ctx.device)
+    train, val = datasets(args)
+    histories = {"encoder": loop.fit(model.encoder, train, val, encoder_step, args, ctx, stage="encoder")}
+
+    # The decoder is tiny: every process trains it alone on the same data (no DDP needed).
+    pool = data.mnist_pool("train", args.data_dir)
+    fresh = data.SumImages(pool, args.limit or DECODER_SAMPLES, seed=DECODER_SEED, augment=True)
+    dec_train = encoded(model.encoder, fresh, ctx.device)
+    dec_val = encoded(model.encoder, val, ctx.device)
+    dec_args = copy.copy(args)
+    dec_args.epochs, dec_args.lr, dec_args.batch_size, dec_args.workers = DECODER_EPOCHS, 3e-3, 128, 0
+    histories["decoder"] = loop.fit(model.decoder, dec_train, dec_val, decoder_step, dec_args,
+                                    loop.Context(ctx.device, ctx.rank), stage="decoder")
+    if ctx.main:
+        loop.save_weights("digit_sum", model, evaluate(model, args.data_dir, ctx.device, args.limit), histories, args)
+    loop.cleanup(ctx)
+
+
+if __name__ == "__main__":
+    main()
