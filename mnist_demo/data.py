@@ -24,6 +24,7 @@ from mnist_demo import compose
 
 SPLIT_SEED = 20240917  # fixes the 90/10 train/validation split for every script
 VAL_FRACTION = 0.10
+CLEAN_FRACTION = 0.3  # of training digits left unaugmented
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
@@ -78,9 +79,12 @@ def augment_digit(image: torch.Tensor, generator: torch.Generator) -> torch.Tens
     """One random MNIST-style variation of a (28, 28) digit.
 
     Rotation ±10°, translation ±10 %, scale ±10 % (as seed 003), plus a random stroke
-    thickness change, because people's pens are thinner and thicker than MNIST's.
+    thickness change, because people's pens are thinner and thicker than MNIST's. A
+    fraction ``CLEAN_FRACTION`` of digits is left as it is, so models also fit MNIST itself.
     """
     u = torch.rand(6, generator=generator)
+    if u[5] < CLEAN_FRACTION:
+        return image
     out = v2.functional.affine(
         image.unsqueeze(0),
         angle=float(u[0] * 20 - 10),

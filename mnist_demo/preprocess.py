@@ -318,7 +318,9 @@ def find_digits(image) -> list[Digit]:
         raise ValueError(f"too many marks ({len(groups)}) — draw up to {MAX_MARKS} digits")
     # Digits in a row share a height; a flat digit next to taller ones isn't two digits.
     row_height = np.median([np.ptp(boxes[g][:, 0::2]) for g in groups])
-    parts = [p for g in groups for p in _split(labels, boxes[g], keep[g] + 1, row_height)]
+    widths = np.array([np.ptp(boxes[g][:, 1::2]) for g in groups])
+    parts = [p for i, g in enumerate(groups)
+             for p in _split(labels, boxes[g], keep[g] + 1, row_height, np.delete(widths, i))]
     if len(parts) > MAX_MARKS:
         raise ValueError(f"too many marks ({len(parts)}) — draw up to {MAX_MARKS} digits")
     parts.sort(key=lambda p: p[0][1])
@@ -393,8 +395,9 @@ def _box_gaps(b: np.ndarray) -> np.ndarray:
     return np.hypot(dy, dx).astype(float)
 
 
-def _split(labels: np.ndarray, boxes: np.ndarray, labs: np.ndarray, row_height: float) -> list:
-    """Cut a mark much wider than the row is tall into digits.
+def _split(labels: np.ndarray, boxes: np.ndarray, labs: np.ndarray, row_height: float,
+           other_widths: np.ndarray) -> list:
+    """Cut a mark much wider than its neighbours (or, alone, than it is tall) into digits.
 
     Returns (box, labels, (col0, col1)) per digit; box is (y0, x0, y1, x1).
     """
@@ -402,9 +405,12 @@ def _split(labels: np.ndarray, boxes: np.ndarray, labs: np.ndarray, row_height: 
     y1, x1 = boxes[:, 2:].max(axis=0)
     h, w = y1 - y0, x1 - x0
     ref = max(h, row_height)
-    # Wide single digits exist (2% of MNIST is 1.25x wider than tall): only
-    # split beyond that, into as many digits as typical widths (0.7 h) fit.
-    n = max(2, round(w / (0.7 * ref))) if w > 1.25 * ref else 1
+    # Wide single digits exist (2 % of MNIST is 1.25× wider than tall, 0.4 % 1.6×). Alone,
+    # a mark is split only beyond 1.6×; in a row, when it is also 1.6× wider than its
+    # neighbours (narrow 1s among them count as 0.6 of the row height).
+    typical = max(float(np.median(other_widths)), 0.6 * ref) if len(other_widths) else 0.7 * ref
+    wide = w > 1.25 * ref and w > 1.6 * typical if len(other_widths) else w > 1.6 * ref
+    n = max(2, round(w / typical)) if wide else 1
     if n == 1:
         return [((y0, x0, y1, x1), labs, (x0, x1))]
     own = np.isin(labels[y0:y1, x0:x1], labs)

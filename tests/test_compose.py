@@ -115,3 +115,54 @@ def test_split_is_fixed_and_disjoint(mnist_root):
     train, val = data.mnist_pool("train", mnist_root), data.mnist_pool("val", mnist_root)
     assert (len(train), len(val)) == (54_000, 6_000)
     assert torch.equal(val.labels, data.mnist_pool("val", mnist_root).labels)
+
+
+def _ink_box(crop: torch.Tensor, x: int, y: int, threshold: float = 0.0) -> tuple[int, int, int, int]:
+    rows, cols = torch.nonzero(crop > threshold, as_tuple=True)
+    return (x + int(cols.min()), y + int(rows.min()), x + int(cols.max()) + 1, y + int(rows.max()) + 1)
+
+
+def _round_trip(image: torch.Tensor, crops, layout):
+    """Segment a composed image; each digit must come back at its place and look the same."""
+    import numpy as np
+
+    from mnist_demo.preprocess import find_digits
+
+    found = find_digits((image[0].numpy() * 255).round().astype(np.uint8))
+    assert len(found) == len(crops)
+    for digit, crop, (x, y) in zip(found, crops, layout):
+        expected = _ink_box(crop, x, y, threshold=0.5)  # MNIST has faint stray pixels; the ink core is the digit
+        assert max(abs(a - b) for a, b in zip(digit.box, expected)) <= 2, (digit.box, expected)
+        assert _best_corr(digit.crop, crop.numpy()) > 0.75  # a few MNIST digits get re-stroked to MNIST's median width
+    return found
+
+
+def _best_corr(found, original) -> float:
+    """Correlation allowing a 1-px shift: centring by centre of mass rounds to whole pixels."""
+    import numpy as np
+
+    return max(np.corrcoef(np.roll(found, (dy, dx), axis=(0, 1)).ravel(), original.ravel())[0, 1]
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def test_round_trip_sequence_strips(mnist_test):
+    """compose → find_digits → the same digits, for the sequence composer's canonical layout."""
+    g = torch.Generator().manual_seed(11)
+    correlations = []
+    for _ in range(30):
+        n = int(torch.randint(1, 4, (), generator=g))
+        picks = torch.randint(0, len(mnist_test), (n,), generator=g)
+        crops = mnist_test.images[picks]
+        layout = compose.canonical_sequence_layout(n)
+        found = _round_trip(compose.compose_sequence(crops, layout), crops, layout)
+        correlations += [_best_corr(f.crop, c.numpy()) for f, c in zip(found, crops)]
+    assert sorted(correlations)[len(correlations) // 2] > 0.98  # the median crop is nearly the original
+
+
+def test_round_trip_sum_images(mnist_test):
+    g = torch.Generator().manual_seed(12)
+    for _ in range(20):
+        picks = torch.randint(0, len(mnist_test), (4,), generator=g)
+        crops = mnist_test.images[picks]
+        layout = compose.random_sum_layout(g)
+        _round_trip(compose.compose_sum(list(crops), layout), crops, layout)

@@ -134,12 +134,15 @@ def test_pieces_of_one_digit_are_merged(name, glyphs):
 
 @pytest.mark.parametrize("digits", [[0, 0], [5, 3, 0], [6, 8]])
 def test_touching_digits_are_split(digits):
+    """Touching digits next to a separate one (whose width tells how wide a digit is)."""
     pen = 14
-    img, boxes = render(digits, pen=pen, spacing=-0.04)  # boxes overlap by ~8 px
-    labels, n = ndi.label(np.asarray(img)[..., 0] < 128)
-    assert n == 1  # the drawing really is one blob
+    touching, boxes = render(digits, pen=pen, spacing=-0.04)  # boxes overlap by ~8 px
+    labels, n = ndi.label(np.asarray(touching)[..., 0] < 128)
+    assert n == 1  # the touching digits really are one blob
+    alone, _ = render([4], pen=pen)
+    img = np.concatenate([np.asarray(touching), np.asarray(alone)], axis=1)
     found = find_digits(img)
-    assert len(found) == len(digits)
+    assert len(found) == len(digits) + 1
     for d, box in zip(found, boxes):
         assert np.abs(np.subtract(d.box[1::2], box[1::2])).max() <= 3  # rows are exact
         assert np.abs(np.subtract(d.box[0::2], box[0::2])).max() <= pen + 8  # columns: the cut

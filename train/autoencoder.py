@@ -32,8 +32,8 @@ RECON_WEIGHT = 20.0  # balances MSE (≈0.01) against cross-entropy (≈0.05) in
 
 
 def get_args_parser():
-    p = loop.get_args_parser("autoencoder", epochs=8, batch_size=128, lr=3e-3)
-    p.add_argument("--subset-epochs", type=int, default=30, help="epochs of each stage on the 6k subset")
+    p = loop.get_args_parser("autoencoder", epochs=12, batch_size=128, lr=3e-3)
+    p.add_argument("--subset-epochs", type=int, default=40, help="epochs of each stage on the 6k subset")
     return p
 
 

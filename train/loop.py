@@ -39,6 +39,8 @@ def get_args_parser(name: str, epochs: int, batch_size: int, lr: float) -> argpa
     p.add_argument("--seed", type=int, default=1, help="random seed (data and initialisation)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train")
     p.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="bf16 autocast (auto: where the CPU/GPU computes bf16 natively), else fp32")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
     p.add_argument("--limit", type=int, default=0, help="use only N training/validation samples (quick run)")
     p.add_argument("--out", default=f"weights/{name}.pt", help="where to write the weights file")
@@ -48,11 +50,16 @@ def get_args_parser(name: str, epochs: int, batch_size: int, lr: float) -> argpa
 
 @dataclass
 class Context:
-    """Where and as which process this run trains."""
+    """Where and as which process this run trains, and in which precision."""
 
     device: torch.device
     rank: int = 0
     world: int = 1
+    bf16: bool = False
+
+    def autocast(self):
+        """bf16 autocast for the forward pass; weights, optimiser and BatchNorm stay fp32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     @property
     def main(self) -> bool:
@@ -70,7 +77,17 @@ def setup(args: argparse.Namespace) -> Context:
     if cuda:
         torch.cuda.set_device(device)
     torch.manual_seed(args.seed)
-    return Context(device, rank, world)
+    return Context(device, rank, world, bf16=_use_bf16(args.precision, device))
+
+
+def _use_bf16(precision: str, device: torch.device) -> bool:
+    # On this project's 2-core AMD EPYC (avx512_bf16), bf16 autocast with channels-last
+    # convolutions trains the CNNs 2–3.5× faster than fp32 (benchmarks/train_speed.py).
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def limited(dataset, limit: int):
@@ -98,14 +115,15 @@ def _set_epoch(dataset, epoch: int) -> None:
         base.set_epoch(epoch)
 
 
-def run_epoch(model, loader, step, device, optimizer=None, scheduler=None, desc="", show=True):
+def run_epoch(model, loader, step, ctx: Context, optimizer=None, scheduler=None, desc="", show=True):
     """One pass over ``loader``; trains when ``optimizer`` is given. Returns (loss, accuracy)."""
     training = optimizer is not None
     model.train(training)
     total_loss, correct, count, batches = 0.0, 0, 0, 0
     with torch.set_grad_enabled(training):
         for batch in tqdm(loader, desc=desc, leave=False, disable=not show, mininterval=2):
-            loss, n_correct, n = step(model, batch, device)
+            with ctx.autocast():
+                loss, n_correct, n = step(model, batch, ctx.device)
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -127,7 +145,7 @@ def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", pa
     """
     run_dir = Path(args.run_dir) / stage if stage else Path(args.run_dir)
     ckpt_path = run_dir / "last.ckpt"
-    module = model
+    module = model.to(memory_format=torch.channels_last)  # the layout oneDNN convolutions are fastest in
     if ctx.world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None, find_unused_parameters=True)
@@ -160,8 +178,8 @@ def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", pa
         if sampler is not None:
             sampler.set_epoch(epoch)
         label = f"{stage or Path(args.run_dir).name} {epoch + 1}/{args.epochs}"
-        train_loss, train_acc = run_epoch(model, loader, step, ctx.device, optimizer, scheduler, label, ctx.main)
-        val_loss, val_acc = run_epoch(module, val_loader, step, ctx.device, desc="val", show=ctx.main)
+        train_loss, train_acc = run_epoch(model, loader, step, ctx, optimizer, scheduler, label, ctx.main)
+        val_loss, val_acc = run_epoch(module, val_loader, step, ctx, desc="val", show=ctx.main)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(val_loss)
         for key, value in zip(("train_loss", "train_acc", "val_loss", "val_acc"), (train_loss, train_acc, val_loss, val_acc)):
@@ -180,6 +198,7 @@ def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", pa
             plot_curves(history, run_dir / "curves.png", stage or Path(args.run_dir).name)
     if best_state is not None:
         module.load_state_dict(best_state)
+    module.to(memory_format=torch.contiguous_format)
     return history
 
 

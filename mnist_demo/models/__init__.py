@@ -44,7 +44,7 @@ def build(arch: str, config: dict | None = None) -> torch.nn.Module:
 
 def checkpoint_dict(arch: str, model: torch.nn.Module, metrics: dict | None = None, train: dict | None = None) -> dict:
     """The weights-file dict of ``model`` (only primitives and tensors)."""
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     return {"arch": arch, "config": asdict(model.cfg), "model": state,
             "metrics": metrics or {}, "train": train or {}}
 

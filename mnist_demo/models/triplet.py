@@ -20,7 +20,7 @@ class TripletConfig:
     embed_dim: int = 128
     hidden: int = 128
     layers: int = 2
-    dropout: float = 0.25
+    dropout: float = 0.1
     mean: float = 0.1307  # MNIST pixel mean/std: normalisation travels with the weights
     std: float = 0.3081
 
@@ -60,7 +60,8 @@ class TripletNet(nn.Module):
             embeddings = self.encoder(flat)
         else:  # encode only real digits: padding would cost CNN time and BatchNorm statistics
             valid = (torch.arange(steps, device=digits.device) < lengths[:, None].to(digits.device)).reshape(-1)
-            embeddings = flat.new_zeros(batch * steps, self.cfg.embed_dim)
-            embeddings[valid] = self.encoder(flat[valid])
+            encoded = self.encoder(flat[valid])
+            embeddings = encoded.new_zeros(batch * steps, self.cfg.embed_dim)  # encoded's dtype (bf16 under autocast)
+            embeddings[valid] = encoded
         out, _ = self.lstm(embeddings.reshape(batch, steps, -1))
         return self.head(out)
