@@ -42,7 +42,7 @@ def test_targets_claimed_are_what_the_numbers_say(metrics):
 
 def test_metrics_are_those_of_the_shipped_weights(metrics, mnist_root):
     """Re-evaluate each file on the first 2,000 test samples: the full-test numbers must be close."""
-    for stem, (script, renames) in evaluate.EVALUATIONS.items():
+    for stem, (script, renames, _) in evaluate.EVALUATIONS.items():
         model, saved = models.load(WEIGHTS / f"{stem}.pt")
         subset = script.evaluate(model, mnist_root, limit=2000)
         group = metrics[stem.split("_6k")[0]]

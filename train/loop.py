@@ -160,19 +160,22 @@ def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", pa
     else:
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=2)
     history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "seconds": 0.0,
-               "best_epoch": -1, "best_val_loss": math.inf, "done": False}
+               "best_epoch": -1, "best_val_loss": math.inf, "early_stopped": False}
     best_state = None
     if args.resume and ckpt_path.is_file():
         saved = torch.load(ckpt_path, map_location=ctx.device, weights_only=True)
         module.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        if saved["scheduler"].get("total_steps", None) in (None, getattr(scheduler, "total_steps", None)):
+            scheduler.load_state_dict(saved["scheduler"])
+        else:  # more --epochs than the first run: go on along the longer schedule
+            scheduler.last_epoch = saved["scheduler"]["last_epoch"]
         history, best_state = saved["history"], saved["best"]
         if ctx.main:
             print(f"[{stage or args.run_dir}] resumed after epoch {len(history['val_loss'])}")
 
     epoch = len(history["val_loss"])
-    while not history["done"] and epoch < args.epochs:
+    while not history["early_stopped"] and epoch < args.epochs:  # --resume with more --epochs goes on
         start = time.perf_counter()
         _set_epoch(train_set, epoch)
         if sampler is not None:
@@ -189,7 +192,7 @@ def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", pa
             history["best_val_loss"], history["best_epoch"] = val_loss, epoch
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         epoch += 1
-        history["done"] = epoch >= args.epochs or epoch - 1 - history["best_epoch"] >= args.patience
+        history["early_stopped"] = epoch - 1 - history["best_epoch"] >= args.patience
         if ctx.main:
             print(f"[{label}] train loss {train_loss:.4f} acc {train_acc:.4f} | val loss {val_loss:.4f} acc {val_acc:.4f}"
                   f" | {history['seconds']:.0f}s", flush=True)
