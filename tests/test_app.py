@@ -53,6 +53,9 @@ def app_module():
 
 @pytest.fixture(scope="module")
 def server(app_module):
+    if app_module.demo.is_running:  # already serving (the browser tests' session server): share it
+        yield app_module.demo.local_url
+        return
     port = free_port()
     app_module.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
                            max_file_size=app_module.MAX_UPLOAD, **app_module.LAUNCH_STYLE)

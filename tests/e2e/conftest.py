@@ -1,14 +1,17 @@
 """Browser fixtures: the app launched in this process, and Debian's chromium driven by Playwright.
 
-Chromium comes from the system (`apt-get install -y chromium`, which `.ci/run` does), not
-from `playwright install`; set MNIST_STUDIO_CHROMIUM to use another binary. Without it the
-browser tests skip locally and fail in CI.
+Chromium comes from the system, not from `playwright install` (its browser download does
+not work offline): where /usr/bin/chromium is missing and we are root with apt-get, the
+set-up installs Debian's `chromium`. Set MNIST_STUDIO_CHROMIUM to use another binary.
+Without a browser the tests skip locally and fail in CI.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,15 +29,21 @@ def _fail_or_skip(message: str):
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = os.environ.get("MNIST_STUDIO_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).is_file() and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
+                       shell=True, timeout=900, check=False, capture_output=True)
     if not Path(path).is_file():
         _fail_or_skip(f"chromium not found at {path} (apt-get install -y chromium, or set MNIST_STUDIO_CHROMIUM)")
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed after the module: other test modules launch app.demo themselves
 def app_url():
     import app
 
+    if app.demo.is_running:  # already serving (tests/test_app.py's server): share it
+        yield app.demo.local_url
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
