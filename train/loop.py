@@ -213,15 +213,17 @@ def plot_curves(history: dict, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     epochs = range(1, len(history["val_loss"]) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
+    has_accuracy = any(history["train_acc"]) or any(history["val_acc"])  # not for pure regression stages
+    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(8 if has_accuracy else 4, 3), squeeze=False)
+    ax_loss, ax_acc = axes[0, 0], axes[0, -1]
+    for ax, key in ((ax_loss, "loss"), (ax_acc, "acc"))[: 2 if has_accuracy else 1]:
         ax.plot(epochs, history[f"train_{key}"], label="train")
         ax.plot(epochs, history[f"val_{key}"], label="validation")
         ax.set_xlabel("epoch")
         ax.set_title(f"{title}: {'loss' if key == 'loss' else 'accuracy'}")
         ax.grid(alpha=0.3)
     ax_loss.set_yscale("log")
-    ax_acc.legend()
+    ax_acc.legend()  # the loss axes when there is no accuracy
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
@@ -244,6 +246,7 @@ def save_weights(arch: str, model, metrics: dict, histories: dict, args) -> None
                   "epochs": {stage: len(h["val_loss"]) for stage, h in histories.items()},
                   "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool)) or v is None}}
     save_atomic(checkpoint_dict(arch, model, metrics, train_info), args.out)
-    main_stage = max(histories, key=lambda s: histories[s]["seconds"])
+    # The longest stage that measures accuracy (not a pure reconstruction/regression stage).
+    main_stage = max(histories, key=lambda s: (any(histories[s]["val_acc"]), histories[s]["seconds"]))
     plot_curves(histories[main_stage], Path(args.out).with_name(Path(args.out).stem + "_curves.png"), arch)
     print(f"wrote {args.out}: {metrics} ({seconds:.0f}s of training)")

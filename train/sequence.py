@@ -20,7 +20,7 @@ TEST_SIZE = 10_000
 
 
 def get_args_parser():
-    return loop.get_args_parser("sequence", epochs=25, batch_size=128, lr=3e-3)
+    return loop.get_args_parser("sequence", epochs=15, batch_size=128, lr=3e-3)
 
 
 def datasets(args):

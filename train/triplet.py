@@ -19,7 +19,7 @@ TEST_SIZE = 10_000  # triplets, 30,000 test digits
 
 
 def get_args_parser():
-    return loop.get_args_parser("triplet", epochs=20, batch_size=64, lr=3e-3)
+    return loop.get_args_parser("triplet", epochs=15, batch_size=64, lr=3e-3)
 
 
 def datasets(args):

@@ -43,8 +43,15 @@ def build(arch: str, config: dict | None = None) -> torch.nn.Module:
 
 
 def checkpoint_dict(arch: str, model: torch.nn.Module, metrics: dict | None = None, train: dict | None = None) -> dict:
-    """The weights-file dict of ``model`` (only primitives and tensors)."""
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    """The weights-file dict of ``model`` (only primitives and tensors).
+
+    Floating-point tensors are stored as float16 — half the size (the sequence model's FC
+    layer alone is 8 MB in float32, over the 5 MB a file may take) at no measurable cost:
+    ``load`` copies them back into float32 parameters, and the metrics are measured on the
+    stored file.
+    """
+    state = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous().clone()
+             for k, v in model.state_dict().items()}
     return {"arch": arch, "config": asdict(model.cfg), "model": state,
             "metrics": metrics or {}, "train": train or {}}
 
