@@ -70,4 +70,5 @@ def test_evaluate_writes_metrics_for_every_file(tmp_path, mnist_root):
                                                                 "finetuned_acc_6k"]}.items():
         for key in keys:
             assert isinstance(metrics[group][key], float), (group, key)
-        assert metrics[group]["train_seconds"] > 0
+        assert metrics[group]["train_seconds"] >= 0 and metrics[group]["train_machine"]
+    assert metrics["train_seconds_total"] > 0 and metrics["test_limit"] == 32
