@@ -64,7 +64,8 @@ def _load(image) -> np.ndarray:
     if isinstance(image, Image.Image):
         return _from_pil(image)
     if isinstance(image, np.ndarray):
-        return _from_array(image)
+        # A plain ndarray: subclasses such as np.matrix break numpy routines used below.
+        return _from_array(np.asarray(image))
     raise ValueError(f"unsupported image type: {type(image).__name__}")
 
 
