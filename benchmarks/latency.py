@@ -165,7 +165,7 @@ def measure(image, stage_models: dict, repeats: int, warmup: int) -> dict:
             stage(model, crops)
 
         alone[name] = timed(run, repeats, warmup)
-    rows = {"predict (total)": (total, total)} | {k: (v, alone.get(k)) for k, v in inside.items()}
+    rows = {"predict (total)": (total, None)} | {k: (v, alone.get(k)) for k, v in inside.items()}
     return {"digits": len(digits), "reads": inference.predict(image)["lstm"].get("labels"),
             "rows": {k: (float(np.percentile(v, 50)), float(np.percentile(v, 95)),
                          float(np.percentile(a, 50)) if a is not None else float("nan"))
@@ -186,6 +186,7 @@ def profile(image, top: int = 25) -> str:
 
 
 def main(argv=None):
+    """Print the machine, the floor, a table per input and the verdict on the target."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=50, help="timed calls per figure (default 50)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
@@ -210,7 +211,8 @@ def main(argv=None):
             print(f"{label}: {result['digits']} digits found, the LSTM reads {result['reads']}")
             print(f"  {'stage':16s} {'p50 ms':>8s} {'p95 ms':>8s} {'p50/floor':>10s} {'alone p50':>10s}")
             for stage, (p50, p95, alone) in result["rows"].items():
-                print(f"  {stage:16s} {p50:8.2f} {p95:8.2f} {p50 / floor:9.1f}× {alone:10.2f}")
+                alone = "" if np.isnan(alone) else f"{alone:10.2f}"
+                print(f"  {stage:16s} {p50:8.2f} {p95:8.2f} {p50 / floor:9.1f}× {alone}")
             if label.startswith("three-digit drawing"):
                 p50 = result["rows"]["predict (total)"][0]
                 verdict = f"{'MET' if p50 <= TARGET_MS and not unavailable else 'MISSED'}: p50 {p50:.2f} ms"

@@ -1,7 +1,9 @@
 """Load test of the app's ``/predict`` API against a trivial Gradio app, over real HTTP.
 
     python benchmarks/load.py [--clients 32] [--seconds 20] [--concurrency 2] [--torch-threads 0]
-    python benchmarks/load.py --concurrency 1 2 4 --torch-threads 1 2   # every combination
+    python benchmarks/load.py --concurrency 1 2 4 --torch-threads 1 0   # every combination
+    python benchmarks/load.py --concurrency 4 --torch-threads 1 --predict-workers 0 2
+    python benchmarks/load.py --ssl-verify        # stock gradio_client (costly clients)
 
 Each server runs in its own process (so the clients' threads do not share its GIL):
 ``from app import demo`` behind ``demo.queue(default_concurrency_limit=C)``, and a trivial
@@ -9,7 +11,10 @@ Blocks app whose ``/predict`` takes the same ``gr.Image`` upload and returns a c
 dict. N ``gradio_client`` clients (threads) call ``/predict`` with ``handle_file(image)``
 for a fixed time (and at most ``--max-requests`` calls in all); the run reports requests/s,
 p50/p95 latency and errors, and the app's throughput as a fraction of the trivial app's.
-Target: 32 clients, 0 errors, at least 0.8 of the trivial app's throughput.
+Target: 32 clients, 0 errors, at least 0.8 of the trivial app's throughput. The clients
+share the machine with the servers, so each line also gives the CPU time per request of
+the server (its process group) and of the clients. ``--predict-workers N`` prototypes
+running ``/predict`` in N processes. Latest figures: benchmarks/RESULTS.md.
 
 :func:`hammer` is the load generator alone (tests/test_hardening.py runs it at small scale).
 """
@@ -255,6 +260,7 @@ def run(kind, image, clients, seconds, max_requests, concurrency, max_threads, t
 
 
 def report(label: str, r: dict) -> str:
+    """One line of figures for a :func:`hammer` result, then its error messages."""
     line = (f"{label:38s} {r['requests']:5d} req {r['rps']:6.1f} req/s  p50 {r['p50_ms']:5.0f} ms  "
             f"p95 {r['p95_ms']:5.0f} ms  errors {r['errors']}  CPU/req: server {r['server_cpu_ms']:.0f} ms, "
             f"clients {r['client_cpu_ms']:.0f} ms")
@@ -262,6 +268,7 @@ def report(label: str, r: dict) -> str:
 
 
 def main(argv=None):
+    """Load every app configuration asked for and the trivial app; print the best ratio."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     p.add_argument("--seconds", type=float, default=20.0, help="length of each run (default 20)")

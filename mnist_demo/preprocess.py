@@ -163,7 +163,10 @@ def _from_editor(value: dict) -> np.ndarray:
     """Gradio Sketchpad/ImageEditor value: composite if given, else stack the layers."""
     if value.get("composite") is not None:
         return _from_entry(value["composite"])
-    parts = [value.get("background"), *(value.get("layers") or [])]
+    layers = value.get("layers")
+    if layers is not None and not isinstance(layers, (list, tuple)):
+        raise ValueError("canvas layers must be a list of images")
+    parts = [value.get("background"), *(layers or [])]
     layers = [_rgba(_from_entry(p)) for p in parts if p is not None]
     if not layers:
         raise ValueError("empty canvas — draw something")
