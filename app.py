@@ -32,6 +32,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo import inference
@@ -757,6 +758,10 @@ def main(argv=None) -> None:
               file=sys.stderr)
     for name, message in UNAVAILABLE.items():
         print(f"WARNING: {MODEL_NAMES[name]} unavailable: {message}", file=sys.stderr)
+    # One torch thread per request: two requests × two threads on two cores spin against
+    # each other, and under load that is 3–10 % slower, far worse on a busy machine
+    # (benchmarks/RESULTS.md).
+    torch.set_num_threads(1)
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()  # serve first, warm up meanwhile
     demo.queue(default_concurrency_limit=2)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,

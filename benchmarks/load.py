@@ -1,9 +1,9 @@
 """Load test of the app's ``/predict`` API against a trivial Gradio app, over real HTTP.
 
-    python benchmarks/load.py [--clients 32] [--seconds 20] [--concurrency 2] [--torch-threads 0]
+    python benchmarks/load.py [--clients 32] [--seconds 20] [--concurrency 2] [--torch-threads 1]
     python benchmarks/load.py --concurrency 1 2 4 --torch-threads 1 0   # every combination
     python benchmarks/load.py --concurrency 4 --torch-threads 1 --predict-workers 0 2
-    python benchmarks/load.py --ssl-verify        # stock gradio_client (costly clients)
+    python benchmarks/load.py --lean-clients      # clients without per-call TLS set-up: the server's limit
 
 Each server runs in its own process (so the clients' threads do not share its GIL):
 ``from app import demo`` behind ``demo.queue(default_concurrency_limit=C)``, and a trivial
@@ -12,8 +12,10 @@ dict. N ``gradio_client`` clients (threads) call ``/predict`` with ``handle_file
 for a fixed time (and at most ``--max-requests`` calls in all); the run reports requests/s,
 p50/p95 latency and errors, and the app's throughput as a fraction of the trivial app's.
 Target: 32 clients, 0 errors, at least 0.8 of the trivial app's throughput. The clients
-share the machine with the servers, so each line also gives the CPU time per request of
-the server (its process group) and of the clients. ``--predict-workers N`` prototypes
+are stock ``gradio_client`` (as the target was set: ~13 requests/s for the trivial app);
+they share the machine with the servers, so each line also gives the CPU time per request
+of the server (its process group) and of the clients, and ``--lean-clients`` measures the
+server alone. ``--predict-workers N`` prototypes
 running ``/predict`` in N processes. Latest figures: benchmarks/RESULTS.md.
 
 :func:`hammer` is the load generator alone (tests/test_hardening.py runs it at small scale).
@@ -72,9 +74,9 @@ def hammer(url: str, image: str | os.PathLike, clients: int = 32, seconds: float
     in ms, and the CPU time per request of this process (the clients) and of ``server_pid``.
     Stops by itself: after ``seconds`` or ``max_requests`` calls, whichever comes first.
 
-    ``ssl_verify=False`` (plain http to this machine: there is nothing to verify) because
+    ``ssl_verify=False`` (the default here; plain http to this machine, nothing to verify):
     gradio_client otherwise builds a TLS context with the CA bundle for every request, about
-    60 ms of CPU per call on the 2-core machine, which the clients would take from the server.
+    60 ms of CPU per call on the 2-core machine, which the clients take from the server.
     """
     import numpy as np
     from gradio_client import Client, handle_file
@@ -277,12 +279,13 @@ def main(argv=None):
     p.add_argument("--concurrency", type=int, nargs="+", default=[2],
                    help="demo.queue(default_concurrency_limit=...) values to try (default 2, as app.py)")
     p.add_argument("--max-threads", type=int, default=40, help="launch(max_threads=...) (default 40, Gradio's)")
-    p.add_argument("--torch-threads", type=int, nargs="+", default=[0],
-                   help="torch.set_num_threads values to try in the app (default 0: torch's default)")
+    p.add_argument("--torch-threads", type=int, nargs="+", default=[1],
+                   help="torch.set_num_threads values to try in the app (default 1, as app.py; 0: torch's default)")
     p.add_argument("--predict-workers", type=int, nargs="+", default=[0],
                    help="also try /predict in a pool of N processes (a proposed app.py change; default 0: as app.py)")
-    p.add_argument("--ssl-verify", action="store_true",
-                   help="gradio_client's default: a new TLS context per call (~60 ms client CPU each)")
+    p.add_argument("--lean-clients", dest="ssl_verify", action="store_false",
+                   help="clients with ssl_verify=False: no TLS context built per call (gradio_client's default "
+                        "builds one, ~60-100 ms of CPU each), so the figures measure the server alone")
     p.add_argument("--serve", choices=["app", "trivial"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -25,6 +25,9 @@ from mnist_demo import compose
 SPLIT_SEED = 20240917  # fixes the 90/10 train/validation split for every script
 VAL_FRACTION = 0.10
 CLEAN_FRACTION = 0.3  # of training digits left unaugmented
+# The app always composes a drawing in the canonical layout, so most training strips use
+# it; the rest have random gaps and offsets, for strips people stitch themselves.
+CANONICAL_FRACTION = 2 / 3
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
@@ -178,7 +181,7 @@ class SequenceStrips(CompositeDataset):
 
     ``layout``: ``"canonical"`` (digits side by side from the left, as seed 003 stitched
     them and as the app composes a drawing), ``"random"`` (random gaps and offsets), or
-    ``"mixed"`` (a third canonical, the rest random: training).
+    ``"mixed"`` (``CANONICAL_FRACTION`` canonical, the rest random: training).
     """
 
     def __init__(self, pool, length, seed=0, augment=False, layout="mixed"):
@@ -191,7 +194,7 @@ class SequenceStrips(CompositeDataset):
         g = self.generator(index)
         n = int(torch.randint(1, compose.STRIP_SLOTS + 1, (), generator=g))
         images, labels = self.digits(n, g)
-        canonical = self.layout == "canonical" or (self.layout == "mixed" and torch.rand((), generator=g) < 1 / 3)
+        canonical = self.layout == "canonical" or (self.layout == "mixed" and torch.rand((), generator=g) < CANONICAL_FRACTION)
         layout = compose.canonical_sequence_layout(n) if canonical else compose.random_sequence_layout(n, g)
         strip = compose.compose_sequence(images, layout)
         padded = torch.full((compose.STRIP_SLOTS,), compose.BLANK, dtype=torch.long)

@@ -1,8 +1,10 @@
-"""Shared fixtures: where MNIST is, and a failure (not a skip) in CI when it is missing."""
+"""Shared fixtures: where MNIST is (a failure, not a skip, in CI when it is missing), and
+the app served in this process for the API and browser tests."""
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,30 @@ def mnist_test(mnist_root):
     from mnist_demo.data import mnist_pool
 
     return mnist_pool("test", mnist_root)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_module():
+    """``app.py`` imported (builds ``demo``, loads the weights once)."""
+    import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def server(app_module):
+    """``app.demo`` launched once in this process on a free port, shared by every test module."""
+    port = free_port()
+    app_module.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                           max_file_size=app_module.MAX_UPLOAD, **app_module.LAUNCH_STYLE)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app_module.demo.close()

@@ -9,7 +9,6 @@ when weights/*.pt are missing.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,11 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.conftest import free_port
 from tests.drawing import render
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def require_weights(*names: str) -> None:
@@ -42,27 +36,6 @@ def require_weights(*names: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def app_module():
-    import app
-
-    return app
-
-
-@pytest.fixture(scope="module")
-def server(app_module):
-    if app_module.demo.is_running:  # already serving (the browser tests' session server): share it
-        yield app_module.demo.local_url
-        return
-    port = free_port()
-    app_module.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                           max_file_size=app_module.MAX_UPLOAD, **app_module.LAUNCH_STYLE)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app_module.demo.close()
 
 
 @pytest.fixture(scope="module")

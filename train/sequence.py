@@ -17,6 +17,7 @@ from train import loop
 
 VAL_SEED, TEST_SEED = 1001, 2001
 TEST_SIZE = 10_000
+LABEL_SMOOTHING = 0.1
 
 
 def get_args_parser():
@@ -42,7 +43,7 @@ def test_set(root=None, limit=0, layout="canonical"):
 def step(model, batch, device):
     strips, labels = (t.to(device) for t in batch)
     logits = model(strips)
-    loss = F.cross_entropy(logits.reshape(-1, CLASSES), labels.reshape(-1)) * labels.shape[1]  # summed over heads
+    loss = F.cross_entropy(logits.reshape(-1, CLASSES), labels.reshape(-1), label_smoothing=LABEL_SMOOTHING) * labels.shape[1]  # summed over heads
     return loss, (logits.argmax(-1) == labels).all(1).sum(), len(labels)
 
 
@@ -69,7 +70,8 @@ def main(argv=None):
     train, val = datasets(args)
     history = loop.fit(model, train, val, step, args, ctx)
     if ctx.main:
-        loop.save_weights("sequence", model, evaluate(model, args.data_dir, ctx.device, args.limit), {"main": history}, args)
+        seconds = ctx.elapsed()
+        loop.save_weights("sequence", model, evaluate(model, args.data_dir, ctx.device, args.limit), {"main": history}, args, seconds)
     loop.cleanup(ctx)
 
 

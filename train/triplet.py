@@ -16,6 +16,7 @@ from train import loop
 
 VAL_SEED, TEST_SEED = 1002, 2002
 TEST_SIZE = 10_000  # triplets, 30,000 test digits
+LABEL_SMOOTHING = 0.1
 
 
 def get_args_parser():
@@ -40,7 +41,7 @@ def step(model, batch, device):
     steps = int(lengths.max())  # drop padding columns no sequence in this batch uses
     digits, labels = digits[:, :steps].to(device), labels[:, :steps].to(device)
     logits = model(digits, lengths)
-    loss = F.cross_entropy(logits.reshape(-1, 10), labels.reshape(-1), ignore_index=-100)
+    loss = F.cross_entropy(logits.reshape(-1, 10), labels.reshape(-1), ignore_index=-100, label_smoothing=LABEL_SMOOTHING)
     valid = labels != -100
     return loss, ((logits.argmax(-1) == labels) & valid).sum(), valid.sum()
 
@@ -65,7 +66,8 @@ def main(argv=None):
     train, val = datasets(args)
     history = loop.fit(model, train, val, step, args, ctx)
     if ctx.main:
-        loop.save_weights("triplet", model, evaluate(model, args.data_dir, ctx.device, args.limit), {"main": history}, args)
+        seconds = ctx.elapsed()
+        loop.save_weights("triplet", model, evaluate(model, args.data_dir, ctx.device, args.limit), {"main": history}, args, seconds)
     loop.cleanup(ctx)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -37,22 +36,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")  # closed after the module: other test modules launch app.demo themselves
-def app_url():
-    import app
-
-    if app.demo.is_running:  # already serving (tests/test_app.py's server): share it
-        yield app.demo.local_url
-        return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    max_file_size=app.MAX_UPLOAD, **app.LAUNCH_STYLE)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.demo.close()
+@pytest.fixture(scope="session")
+def app_url(server):
+    """The app's address: the session's server (tests/conftest.py)."""
+    return server
 
 
 @pytest.fixture(scope="session")
