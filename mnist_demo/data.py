@@ -11,6 +11,7 @@ the app uses for a drawing.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,16 +79,19 @@ def mnist_pool(split: str, root: str | os.PathLike | None = None) -> DigitPool:
     raise ValueError(f"unknown split {split!r}: use train, val or test")
 
 
-def augment_digit(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def augment_digit(image: torch.Tensor, generator: torch.Generator, label: int | None = None) -> torch.Tensor:
     """One random MNIST-style variation of a (28, 28) digit.
 
     Rotation ±10°, translation ±10 %, scale ±10 % (as seed 003), plus a random stroke
     thickness change, because people's pens are thinner and thicker than MNIST's. A
     fraction ``CLEAN_FRACTION`` of digits is left as it is, so models also fit MNIST itself.
+    Half of the other "1"s (``label`` 1) get a flag, and some a foot: see :func:`serif_one`.
     """
-    u = torch.rand(6, generator=generator)
+    u = torch.rand(7, generator=generator)
     if u[5] < CLEAN_FRACTION:
         return image
+    if label == 1 and u[6] < 0.5:
+        image = serif_one(image, generator)
     out = v2.functional.affine(
         image.unsqueeze(0),
         angle=float(u[0] * 20 - 10),
@@ -102,6 +106,41 @@ def augment_digit(image: torch.Tensor, generator: torch.Generator) -> torch.Tens
     elif u[4] < 0.35:
         out = 0.5 * (out - F.max_pool2d(-out, 3, 1, 1))
     return out.squeeze(0).clamp_(0, 1)
+
+
+_ROWS, _COLS = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+
+
+def _segment(y0: float, x0: float, y1: float, x1: float, width: float) -> torch.Tensor:
+    """Anti-aliased ink of a straight stroke of ``width`` px on a 28×28 grid."""
+    dy, dx = y1 - y0, x1 - x0
+    t = (((_ROWS - y0) * dy + (_COLS - x0) * dx) / max(dy * dy + dx * dx, 1e-6)).clamp(0, 1)
+    distance = torch.hypot(_ROWS - (y0 + t * dy), _COLS - (x0 + t * dx))
+    return (width / 2 + 0.5 - distance).clamp(0, 1)
+
+
+def serif_one(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A "1" with a flag down-left from its top, and sometimes a foot, in its own stroke width.
+
+    MNIST's 1s are nearly all bare strokes (its writers were American), while printed 1s
+    and many people's have a flag; without these, models read such a 1 as a 7.
+    """
+    ink = image > 0.5
+    rows = torch.nonzero(ink.any(1)).flatten()
+    if len(rows) < 8:
+        return image
+    top, bottom = int(rows[0]), int(rows[-1])
+    width = float(ink[(top + bottom) // 2].sum().clamp(1, 4))
+    x_top = float(torch.nonzero(ink[top]).float().mean())
+    x_bottom = float(torch.nonzero(ink[bottom]).float().mean())
+    u = torch.rand(4, generator=generator)
+    length = (0.25 + 0.2 * float(u[0])) * (bottom - top)
+    angle = math.radians(25 + 35 * float(u[1]))  # below the horizontal, pointing left
+    strokes = _segment(top, x_top, top + length * math.sin(angle), x_top - length * math.cos(angle), width)
+    if u[2] < 0.4:
+        half = (0.15 + 0.15 * float(u[3])) * (bottom - top)
+        strokes = torch.maximum(strokes, _segment(bottom, x_bottom - half, bottom, x_bottom + half, width))
+    return torch.maximum(image, strokes * image.max())
 
 
 class CompositeDataset(Dataset):
@@ -132,7 +171,8 @@ class CompositeDataset(Dataset):
         picks = torch.randint(0, len(self.pool), (n,), generator=generator)
         images = self.pool.images[picks]
         if self.augment:
-            images = torch.stack([augment_digit(image, generator) for image in images])
+            images = torch.stack([augment_digit(image, generator, int(label))
+                                  for image, label in zip(images, self.pool.labels[picks])])
         return images, self.pool.labels[picks]
 
 
@@ -149,7 +189,7 @@ class SingleDigits(CompositeDataset):
         generator = self.generator(index)  # also checks the index
         image = self.pool.images[index]
         if self.augment:
-            image = augment_digit(image, generator)
+            image = augment_digit(image, generator, int(self.pool.labels[index]))
         return compose.compose_digits(image)[0], self.pool.labels[index]
 
 

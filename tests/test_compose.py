@@ -166,3 +166,22 @@ def test_round_trip_sum_images(mnist_test):
         crops = mnist_test.images[picks]
         layout = compose.random_sum_layout(g)
         _round_trip(compose.compose_sum(list(crops), layout), crops, layout)
+
+
+def test_serif_one_adds_a_flag_at_the_top_left_and_keeps_the_stroke(mnist_test):
+    ones = mnist_test.images[mnist_test.labels == 1][:20]
+    g = torch.Generator().manual_seed(3)
+    for one in ones:
+        flagged = data.serif_one(one, g)
+        assert torch.all(flagged >= one)  # the 1 itself is untouched
+        added = (flagged - one) > 0.5
+        assert added.sum() >= 4, "no flag drawn"
+        rows = torch.nonzero(one > 0.5)[:, 0]
+        top, bottom = int(rows.min()), int(rows.max())
+        added_rows, added_cols = torch.nonzero(added).T
+        upper = added_rows < (top + bottom) / 2
+        # The flag: in the upper half, left of where the 1 starts at its top.
+        top_x = float(torch.nonzero(one[top] > 0.5).float().mean())
+        assert upper.any() and float(added_cols[upper].float().mean()) < top_x
+        # Anything in the lower half is the foot, on the bottom row's line.
+        assert torch.all((added_rows[~upper] - bottom).abs() <= 3)

@@ -1,0 +1,82 @@
+"""The whole drawing → digits path on varied drawings the tests render: pens from 3 to 30 px,
+tilts, transparent and white canvases, big and off-centre drawings, other hands (wobbly,
+slanted, narrow and wide strokes) and printed digits.
+
+Each condition renders the ten digits as rows of three (tests/drawing.py's strokes, or
+Pillow's built-in font) and runs `predict`; the models must read nearly all of them. The
+thresholds sit a little below what the shipped weights do (docs/models.md), so a change to
+preprocessing or training that makes drawings harder to read fails here.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from mnist_demo import predict
+from tests.drawing import DIGITS, render
+
+ROWS = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 0, 3], [1, 5, 7], [2, 4, 8], [6, 9, 1]]
+
+
+def other_hand(digit: int, rng: np.random.Generator):
+    """The digit's strokes as another person might draw them: shaky, slanted, narrower or wider."""
+    slant, squash = rng.uniform(-0.25, 0.25), rng.uniform(0.7, 1.3)
+    return [[(x * squash + slant * (1 - y) + rng.normal(0, 0.025), y + rng.normal(0, 0.025)) for x, y in stroke]
+            for stroke in DIGITS[digit]]
+
+
+def printed(row) -> Image.Image:
+    image = Image.new("L", (840, 280), 255)
+    ImageDraw.Draw(image).text((120, 40), "  ".join(map(str, row)), fill=0, font=ImageFont.load_default(size=160))
+    return image
+
+
+def drawings(condition: str):
+    """(image, digits) pairs of one condition."""
+    rng = np.random.default_rng(7)
+    for row in ROWS:
+        if condition.startswith("pen"):
+            pen = int(condition[3:])
+            for paper in (None, (255, 255, 255, 255)):
+                yield render(row, pen=pen, paper=paper)[0], row
+        elif condition.startswith("tilt"):
+            yield render(row, pen=10, angle=float(condition[4:]))[0], row
+        elif condition == "off_centre_small":
+            yield render(row, pen=8, height=0.4, offset=(-250, 60))[0], row
+        elif condition == "big_canvas":
+            yield render(row, size=(1600, 1200), pen=20, height=0.3, paper=None)[0], row
+        elif condition == "other_hands":
+            for _ in range(3):
+                yield render([other_hand(d, rng) for d in row], pen=float(rng.uniform(6, 20)))[0], row
+        elif condition == "printed":
+            yield printed(row), row
+
+
+@functools.cache
+def answers(condition: str) -> list[tuple[dict, list[int]]]:
+    return [(predict(image), row) for image, row in drawings(condition)]
+
+
+def read_rate(condition: str, model: str) -> float:
+    """The share of the condition's digits that ``model`` reads right."""
+    right = total = 0
+    for result, row in answers(condition):
+        labels = {"autoencoder": result["autoencoder"]["labels"], "lstm": result["lstm"]["labels"],
+                  "sequence": [int(c) for c in result["sequence"].get("text", "")]}[model]
+        right += sum(a == b for a, b in zip(labels, row)) if len(labels) == len(row) else 0
+        total += len(row)
+    return right / total
+
+
+@pytest.mark.parametrize("condition, least", [
+    ("pen3", 0.95), ("pen8", 0.95), ("pen16", 0.95), ("pen30", 0.95),
+    ("tilt-12", 0.95), ("tilt12", 0.95), ("off_centre_small", 0.95), ("big_canvas", 0.95),
+    ("other_hands", 0.9), ("printed", 0.95),
+])
+@pytest.mark.parametrize("model", ["autoencoder", "lstm", "sequence"])
+def test_varied_drawings_are_read(condition, least, model):
+    assert read_rate(condition, model) >= least
