@@ -40,7 +40,7 @@ _EIGHT = np.ones((3, 3), bool)
 _WORK_SIDE = 256  # long side of the copy used for background estimation
 _MAX_PIECES = 600
 # Inputs longer than this are reduced before segmentation: a 3000×1000 photo then takes
-# ~15 ms instead of ~120 ms, and a digit is still hundreds of pixels tall (benchmarks/latency.py).
+# ~40 ms instead of ~120 ms, and a digit is still hundreds of pixels tall (benchmarks/latency.py).
 _SEGMENT_SIDE = 1200
 
 
