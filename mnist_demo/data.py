@@ -29,6 +29,7 @@ CLEAN_FRACTION = 0.3  # of training digits left unaugmented
 # The app always composes a drawing in the canonical layout, so most training strips use
 # it; the rest have random gaps and offsets, for strips people stitch themselves.
 CANONICAL_FRACTION = 2 / 3
+FLAGGED_ONE_FRACTION = 0.5  # of augmented 1s drawn with a flag (and some a foot): see serif_one
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
@@ -85,12 +86,13 @@ def augment_digit(image: torch.Tensor, generator: torch.Generator, label: int | 
     Rotation ±10°, translation ±10 %, scale ±10 % (as seed 003), plus a random stroke
     thickness change, because people's pens are thinner and thicker than MNIST's. A
     fraction ``CLEAN_FRACTION`` of digits is left as it is, so models also fit MNIST itself.
-    Half of the other "1"s (``label`` 1) get a flag, and some a foot: see :func:`serif_one`.
+    A fraction ``FLAGGED_ONE_FRACTION`` of the other "1"s (``label`` 1) get a flag, and some a
+    foot: see :func:`serif_one`.
     """
     u = torch.rand(7, generator=generator)
     if u[5] < CLEAN_FRACTION:
         return image
-    if label == 1 and u[6] < 0.5:
+    if label == 1 and u[6] < FLAGGED_ONE_FRACTION:
         image = serif_one(image, generator)
     out = v2.functional.affine(
         image.unsqueeze(0),

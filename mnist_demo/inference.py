@@ -63,12 +63,17 @@ def _floats(values) -> list[float]:
     return [round(float(v), 4) for v in values]
 
 
+def _confidences(model, logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities at the model's calibration temperature (fitted when it was trained)."""
+    return (logits / model.cfg.confidence_temperature).softmax(-1)
+
+
 def _triplet(model, crops: torch.Tensor) -> tuple[dict, dict]:
     n = len(crops)
     if n > compose.MAX_SEQUENCE:
         error = {"error": f"the LSTM reads up to {compose.MAX_SEQUENCE} digits — found {n}"}
         return {"error": f"Triplet reads exactly 3 digits — found {n}"}, error
-    probs = model(compose.compose_digits(crops).unsqueeze(0))[0].softmax(-1)
+    probs = _confidences(model, model(compose.compose_digits(crops).unsqueeze(0))[0])
     conf, labels = probs.max(-1)
     lstm = {"labels": labels.tolist(), "confidence": _floats(conf)}
     triplet = dict(lstm) if n == 3 else {"error": f"Triplet reads exactly 3 digits — found {n}"}
@@ -81,7 +86,7 @@ def _sum(model, crops: torch.Tensor) -> dict:
         return {"error": f"Sum reads 1 to {compose.SUM_CELLS} digits — found {n}"}
     image = compose.compose_sum(compose.sum_cells(crops)).unsqueeze(0)
     logits, value = model(image)
-    probs = digit_probabilities(logits)
+    probs = digit_probabilities(logits, model.cfg.confidence_temperature)
     dist = sum_distribution(probs)[0]
     return {"digits": probs[0, :n].argmax(-1).tolist(), "value": round(float(value[0]), 3),
             "exact": int(dist.argmax()), "distribution": _floats(dist)}
@@ -91,7 +96,7 @@ def _sequence(model, crops: torch.Tensor) -> dict:
     n = len(crops)
     if not 1 <= n <= compose.STRIP_SLOTS:
         return {"error": f"Sequence reads 1 to {compose.STRIP_SLOTS} digits — found {n}"}
-    probs = model(compose.compose_sequence(crops).unsqueeze(0))[0].softmax(-1)
+    probs = _confidences(model, model(compose.compose_sequence(crops).unsqueeze(0))[0])
     conf, labels = probs.max(-1)
     slots = ["blank" if int(k) == compose.BLANK else str(int(k)) for k in labels]
     return {"text": "".join(s for s in slots if s != "blank"), "slots": slots, "confidence": _floats(conf)}
@@ -100,7 +105,7 @@ def _sequence(model, crops: torch.Tensor) -> dict:
 def _autoencoder(model, crops: torch.Tensor):
     images = compose.compose_digits(crops)
     recon, logits, latent = model(images)
-    probs = logits.softmax(-1)
+    probs = _confidences(model, logits)
     conf, labels = probs.max(-1)
     mse = ((recon - images) ** 2).mean(dim=(1, 2, 3))
     slot = {"labels": labels.tolist(), "confidence": _floats(conf), "mse": _floats(mse)}

@@ -186,6 +186,33 @@ def test_big_inputs_are_reduced_but_boxes_stay_in_input_pixels(pen, size):
     assert len(find_digits(small)) == 3
 
 
+def test_light_ink_on_a_big_transparent_canvas_keeps_its_strength():
+    # Transparent pixels are (0, 0, 0, 0): averaged without alpha weighting they would
+    # darken the light ink's edges in the reduced copy and thin a 3 px stroke.
+    img, boxes = render([2, 7, 5], size=(3600, 1200), pen=3, height=0.6, spacing=0.3)
+    ink = np.asarray(img)[..., 0] < 128
+    rgba = np.zeros((*ink.shape, 4), np.uint8)
+    rgba[ink] = (235, 235, 235, 255)
+    digits = find_digits(rgba)
+    assert_boxes(digits, boxes, tol=3 + 2 + 1)
+    small = np.zeros((ink.shape[0] // 3, ink.shape[1] // 3, 4), np.uint8)
+    small_ink = np.asarray(render([2, 7, 5], size=(1200, 400), pen=1, height=0.6, spacing=0.3)[0])[..., 0] < 128
+    small[small_ink] = (235, 235, 235, 255)
+    reference = find_digits(small)
+    for big, ref in zip(digits, reference):
+        assert big.crop.sum() >= 0.8 * ref.crop.sum()
+
+
+def test_shrink_weights_colour_by_alpha():
+    from mnist_demo.preprocess import _shrink
+
+    px = np.zeros((4, 4, 4), np.float32)
+    px[:, :2] = (0.9, 0.8, 0.7, 1.0)  # the other half: transparent black
+    assert np.allclose(_shrink(px, 4)[0, 0], [0.9, 0.8, 0.7, 0.5])
+    grey = np.zeros((4, 4, 2), np.float32)
+    assert np.allclose(_shrink(grey, 2), 0)  # fully transparent stays defined
+
+
 def test_too_many_marks_are_refused():
     img, _ = render([1] * 40, size=(4000, 200), pen=4, spacing=0.6, height=0.5)
     with pytest.raises(ValueError, match="too many marks"):

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from mnist_demo import models
+from train import loop
 from tests.conftest import REPO
 
 QUICK = ["--limit", "64", "--epochs", "1", "--batch-size", "32", "--workers", "0"]
@@ -72,3 +74,34 @@ def test_evaluate_writes_metrics_for_every_file(tmp_path, mnist_root):
             assert isinstance(metrics[group][key], float), (group, key)
         assert metrics[group]["train_seconds"] >= 0 and metrics[group]["train_machine"]
     assert metrics["train_seconds_total"] > 0 and metrics["test_limit"] == 32
+
+
+def test_fit_temperature_recovers_a_known_overconfidence():
+    # Labels drawn from softmax(z); a model saying 3·z is overconfident by exactly T = 3.
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(4000, 10, generator=g) * 2
+    labels = torch.multinomial(z.softmax(-1), 1, generator=g).squeeze(1)
+    temperature = loop.fit_temperature(torch.nn.Identity(), TensorDataset(z * 3, labels),
+                                       lambda model, batch, device: (model(batch[0]), batch[1]),
+                                       loop.Context(torch.device("cpu")))
+    assert temperature == pytest.approx(3, rel=0.1)
+
+
+def test_fit_keeps_a_later_epoch_as_good_as_the_best_and_stops_after_patience(tmp_path):
+    # Scripted validation losses: epoch 2 is within BEST_TOLERANCE of epoch 1's, so its
+    # (later) weights are kept; three worse epochs after it stop the run.
+    val_losses = iter([1.0, 0.5, 0.5 * (1 + loop.BEST_TOLERANCE / 2), 0.6, 0.7, 0.8, 0.9, 1.0])
+    model = torch.nn.Linear(1, 1)
+
+    def step(module, batch, device):
+        (x,) = batch
+        if module.training:
+            return module(x).pow(2).mean(), 0, len(x)
+        return torch.tensor(next(val_losses)), 0, len(x)
+
+    data = TensorDataset(torch.ones(4, 1))
+    args = loop.get_args_parser("test", epochs=8, batch_size=4, lr=1e-3).parse_args(
+        ["--patience", "3", "--workers", "0", "--run-dir", str(tmp_path)])
+    history = loop.fit(model, data, data, step, args, loop.Context(torch.device("cpu")))
+    assert history["best_epoch"] == 2 and history["best_val_loss"] == 0.5
+    assert history["early_stopped"] and len(history["val_loss"]) == 6

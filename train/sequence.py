@@ -21,7 +21,7 @@ LABEL_SMOOTHING = 0.1
 
 
 def get_args_parser():
-    return loop.get_args_parser("sequence", epochs=15, batch_size=128, lr=3e-3)
+    return loop.get_args_parser("sequence", epochs=16, batch_size=64, lr=5e-3)
 
 
 def datasets(args):
@@ -40,9 +40,13 @@ def test_set(root=None, limit=0, layout="canonical"):
     return loop.limited(data.SequenceStrips(pool, TEST_SIZE, seed=TEST_SEED, layout=layout), limit)
 
 
-def step(model, batch, device):
+def logits_and_labels(model, batch, device):
     strips, labels = (t.to(device) for t in batch)
-    logits = model(strips)
+    return model(strips), labels
+
+
+def step(model, batch, device):
+    logits, labels = logits_and_labels(model, batch, device)
     loss = F.cross_entropy(logits.reshape(-1, CLASSES), labels.reshape(-1), label_smoothing=LABEL_SMOOTHING) * labels.shape[1]  # summed over heads
     return loss, (logits.argmax(-1) == labels).all(1).sum(), len(labels)
 
@@ -70,6 +74,7 @@ def main(argv=None):
     train, val = datasets(args)
     history = loop.fit(model, train, val, step, args, ctx)
     if ctx.main:
+        model.cfg.confidence_temperature = loop.fit_temperature(model, val, logits_and_labels, ctx)
         seconds = ctx.elapsed()
         loop.save_weights("sequence", model, evaluate(model, args.data_dir, ctx.device, args.limit), {"main": history}, args, seconds)
     loop.cleanup(ctx)

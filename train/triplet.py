@@ -20,7 +20,7 @@ LABEL_SMOOTHING = 0.1
 
 
 def get_args_parser():
-    return loop.get_args_parser("triplet", epochs=15, batch_size=64, lr=3e-3)
+    return loop.get_args_parser("triplet", epochs=16, batch_size=64, lr=3e-3)
 
 
 def datasets(args):
@@ -36,11 +36,15 @@ def test_set(root=None, limit=0):
     return loop.limited(data.DigitSequences(pool, TEST_SIZE, seed=TEST_SEED, min_len=3, max_len=3), limit)
 
 
-def step(model, batch, device):
+def logits_and_labels(model, batch, device):
     digits, labels, lengths = batch
     steps = int(lengths.max())  # drop padding columns no sequence in this batch uses
     digits, labels = digits[:, :steps].to(device), labels[:, :steps].to(device)
-    logits = model(digits, lengths)
+    return model(digits, lengths), labels
+
+
+def step(model, batch, device):
+    logits, labels = logits_and_labels(model, batch, device)
     loss = F.cross_entropy(logits.reshape(-1, 10), labels.reshape(-1), ignore_index=-100, label_smoothing=LABEL_SMOOTHING)
     valid = labels != -100
     return loss, ((logits.argmax(-1) == labels) & valid).sum(), valid.sum()
@@ -66,6 +70,7 @@ def main(argv=None):
     train, val = datasets(args)
     history = loop.fit(model, train, val, step, args, ctx)
     if ctx.main:
+        model.cfg.confidence_temperature = loop.fit_temperature(model, val, logits_and_labels, ctx)
         seconds = ctx.elapsed()
         loop.save_weights("triplet", model, evaluate(model, args.data_dir, ctx.device, args.limit), {"main": history}, args, seconds)
     loop.cleanup(ctx)

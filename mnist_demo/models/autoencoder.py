@@ -19,6 +19,9 @@ class AutoencoderConfig:
     latent_dim: int = 12
     classifier_hidden: int = 128
     dropout: float = 0.3
+    # softmax(logits / T) is the classifier's confidence shown; T is fitted on validation
+    # data after training (train.loop.fit_temperature).
+    confidence_temperature: float = 1.0
     mean: float = 0.1307
     std: float = 0.3081
 

@@ -21,6 +21,9 @@ class TripletConfig:
     hidden: int = 128
     layers: int = 2
     dropout: float = 0.1
+    # softmax(logits / T) is the confidence shown; T is fitted on validation data after
+    # training (train.loop.fit_temperature), because label smoothing caps raw confidence.
+    confidence_temperature: float = 1.0
     mean: float = 0.1307  # MNIST pixel mean/std: normalisation travels with the weights
     std: float = 0.3081
 
