@@ -50,7 +50,7 @@ def main():
     args = p.parse_args()
     from mnist_demo.models import build
 
-    ctx = loop.Context(torch.device("cpu"), bf16=loop._use_bf16(args.precision, torch.device("cpu")))
+    ctx = loop.Context(torch.device("cpu"), bf16=loop.use_bf16(args.precision, torch.device("cpu")))
     print(f"machine: {loop.machine()}, torch threads {torch.get_num_threads()}, bf16 {ctx.bf16}")
     rows = []
     for name, script, stage_model, dataset_of, step in (
