@@ -335,9 +335,8 @@ def _shrink(px: np.ndarray, factor: int) -> np.ndarray:
     if len(planes) not in (2, 4):
         return np.stack([_reduce(p, factor) for p in planes], axis=2)
     alpha = _reduce(planes[-1], factor)
-    seen = alpha > 1e-6
-    colour = [np.where(seen, _reduce(p * planes[-1], factor) / np.where(seen, alpha, 1), 0) for p in planes[:-1]]
-    return np.stack([*colour, alpha], axis=2).astype(np.float32)
+    weight = np.maximum(alpha, np.float32(1e-6))  # where alpha is 0, so is the weighted colour
+    return np.stack([*(_reduce(p * planes[-1], factor) / weight for p in planes[:-1]), alpha], axis=2)
 
 
 def _find_in_ink(ink: np.ndarray) -> list[Digit]:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from mnist_demo import data
+from mnist_demo.compose import BLANK
 from mnist_demo.models import build
 from mnist_demo.models.sequence import CLASSES
 from train import loop
@@ -53,17 +54,21 @@ def step(model, batch, device):
 
 @torch.inference_mode()
 def evaluate(model, root=None, device="cpu", limit=0) -> dict:
-    """Exact-match and per-slot accuracy on the test strips."""
+    """Exact-match, per-slot and per-digit (non-blank slot) accuracy on the test strips."""
     model.eval().to(device)
     metrics = {}
     for layout, suffix in (("canonical", ""), ("random", "_random_layout")):
-        exact = slots = total = 0
+        exact = slots = digits_right = digits = total = 0
         for strips, labels in DataLoader(test_set(root, limit, layout), batch_size=500):
             pred = model(strips.to(device)).argmax(-1).cpu()
-            exact += int((pred == labels).all(1).sum())
-            slots += int((pred == labels).sum())
+            right, real = pred == labels, labels != BLANK
+            exact += int(right.all(1).sum())
+            slots += int(right.sum())
+            digits_right += int((right & real).sum())
+            digits += int(real.sum())
             total += len(labels)
-        metrics.update({f"exact{suffix}": exact / total, f"slot_acc{suffix}": slots / (3 * total)})
+        metrics.update({f"exact{suffix}": exact / total, f"slot_acc{suffix}": slots / (3 * total),
+                        f"digit_acc{suffix}": digits_right / digits})
     return metrics | {"test_size": total}
 
 
