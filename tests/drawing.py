@@ -132,3 +132,34 @@ def render(digits, size=(840, 280), pen=12.0, ink=(0, 0, 0, 255), paper=(255, 25
         draw(alone, strokes, pen, 255)
         boxes.append(alone.getbbox())
     return canvas, boxes
+
+
+def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
+                   seed: int = 0) -> np.ndarray:
+    """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.
+
+    rules: spacing of ruled lines as a fraction of the height (3 px, as dark as the ink,
+    sloped by `tilt` degrees); table: width in px of dark table around the sheet.
+    Returns RGB uint8 of the drawing's size plus the table on every side.
+    """
+    rng = np.random.default_rng(seed)
+    ink = np.asarray(drawing.convert("RGBA"))[..., 3] / 255.0 * (np.asarray(drawing.convert("L")) < 128)
+    h, w = ink.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    lines = np.zeros((h, w))
+    if rules:
+        step = rules * h
+        offset = (yy - xx * math.tan(math.radians(tilt))) % step
+        lines = (offset < 3).astype(float)
+    light = 0.8 + 0.15 * np.sin(xx / w * 3) * np.cos(yy / h * 2)
+    paper = np.stack([light, light * 0.97, light * 0.92], -1)
+    dark = np.array([0.1, 0.12, 0.4])
+    mark = np.maximum(ink, lines)[..., None]
+    photo = paper * (1 - mark) + dark * mark
+    if table:
+        framed = np.empty((h + 2 * table, w + 2 * table, 3))
+        framed[...] = [0.3, 0.22, 0.16]  # a wooden desk
+        framed[table:table + h, table:table + w] = photo
+        photo = framed
+    photo = photo + rng.normal(0, 0.025, photo.shape)
+    return (np.clip(photo, 0, 1) * 255).astype(np.uint8)

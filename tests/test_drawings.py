@@ -1,6 +1,6 @@
 """The whole drawing → digits path on varied drawings the tests render: pens from 3 to 30 px,
 tilts, transparent and white canvases, big and off-centre drawings, other hands (wobbly,
-slanted, narrow and wide strokes) and printed digits.
+slanted, narrow and wide strokes), printed digits, and photos of paper (ruled, or on a desk).
 
 Each condition renders the ten digits as rows of three (tests/drawing.py's strokes, or
 Pillow's built-in font) and runs `predict`; the models must read nearly all of them. The
@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo import predict
-from tests.drawing import DIGITS, render
+from tests.drawing import DIGITS, photo_of_paper, render
 
 ROWS = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 0, 3], [1, 5, 7], [2, 4, 8], [6, 9, 1]]
 
@@ -54,6 +54,10 @@ def drawings(condition: str):
                 yield render([other_hand(d, rng) for d in row], pen=float(rng.uniform(6, 20)))[0], row
         elif condition == "printed":
             yield printed(row), row
+        elif condition == "ruled_paper":  # lines as dark as the ink, the photo tilted by 1°
+            yield photo_of_paper(render(row, size=(1000, 320), pen=7)[0], rules=0.16, tilt=1.0), row
+        elif condition == "desk_photo":  # the sheet lies on a dark desk that shows around it
+            yield photo_of_paper(render(row, pen=9)[0], table=50), row
 
 
 @functools.cache
@@ -75,7 +79,7 @@ def read_rate(condition: str, model: str) -> float:
 @pytest.mark.parametrize("condition, least", [
     ("pen3", 0.95), ("pen8", 0.95), ("pen16", 0.95), ("pen30", 0.95),
     ("tilt-12", 0.95), ("tilt12", 0.95), ("off_centre_small", 0.95), ("big_canvas", 0.95),
-    ("other_hands", 0.9), ("printed", 0.95),
+    ("other_hands", 0.9), ("printed", 0.95), ("ruled_paper", 0.95), ("desk_photo", 0.95),
 ])
 @pytest.mark.parametrize("model", ["autoencoder", "lstm", "sequence"])
 def test_varied_drawings_are_read(condition, least, model):

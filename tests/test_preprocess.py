@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 from scipy import ndimage as ndi
 
-from drawing import DIGITS, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, dashed, dotted, render
+from drawing import DIGITS, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, dashed, dotted, photo_of_paper, render
 from mnist_demo.preprocess import (
     MAX_PIXELS,
     MNIST_STROKE,
@@ -450,3 +450,47 @@ def test_fuzz_only_value_errors(image):
     assert isinstance(result, list) and all(isinstance(d, Digit) for d in result)
     for d in result:
         assert d.crop.shape == (28, 28) and np.isfinite(d.crop).all()
+
+
+@pytest.mark.parametrize("tilt", [0.0, 1.5, -1.5])
+def test_ruled_lines_as_dark_as_the_ink_are_not_digits(tilt):
+    drawing, boxes = render([5, 7, 2], size=(1000, 320), pen=7)
+    photo = photo_of_paper(drawing, rules=0.16, tilt=tilt)
+    assert_found(photo, boxes, tol=6)
+
+
+def test_the_table_around_a_photographed_sheet_is_not_a_digit():
+    drawing, boxes = render([3, 8, 6], size=(900, 300), pen=9)
+    table = 50
+    digits = find_digits(photo_of_paper(drawing, table=table))
+    assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
+
+
+def test_a_wide_seven_keeps_its_bar():
+    wide_seven = [[(0.0, 0.0), (1.0, 0.0), (0.45, 1.0)]]  # the bar spans most of the canvas
+    drawing, boxes = render([wide_seven], size=(400, 400), pen=14, height=0.8)
+    digits = assert_found(drawing, boxes, tol=3)
+    bar = (digits[0].crop[3:9] > 0.5).any(axis=0).sum()
+    assert bar >= 14, digits[0].crop.round(1)  # the bar still spans most of the 20-px box
+
+
+def test_ruled_squared_paper_on_a_desk():
+    drawing, boxes = render([4, 0, 9], size=(1000, 320), pen=8)
+    photo = photo_of_paper(drawing, rules=0.14, table=40)
+    # The columns of squared paper, clear of the 4's stem: a stroke drawn right along a line
+    # of the grid, in the same ink, is lost with it.
+    photo[40:-40, 40:-40][:, 5::70] = photo[40:-40, 40:-40][:, 5::70] // 4
+    digits = find_digits(photo)
+    assert_boxes(digits, [(x0 + 40, y0 + 40, x1 + 40, y1 + 40) for x0, y0, x1, y1 in boxes], 6)
+
+
+def test_a_digit_cropped_tight_is_not_a_frame():
+    seven = [[(0.0, 0.0), (0.7, 0.0), (0.25, 1.0)]]
+    drawing, _ = render([seven], size=(400, 400), pen=16, height=0.8)
+    px = np.asarray(drawing)[..., :3].copy()
+    x0, y0, x1, y1 = Image.fromarray(255 - px[..., 0]).getbbox()
+    tight = px[y0:y1, x0:x1].copy()  # the bar runs along the whole top edge
+    tight[-6:-3, 3:6] = 0  # and a speck of dust
+    digits = find_digits(tight)
+    assert len(digits) == 1
+    assert (digits[0].crop[3:9] > 0.5).any(axis=0).sum() >= 12  # the bar is still there
