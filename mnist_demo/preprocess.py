@@ -318,12 +318,60 @@ def find_digits(image) -> list[Digit]:
     factor = math.ceil(max(height, width) / _SEGMENT_SIDE)
     if factor > 1:
         px = _shrink(px, factor)
-    digits = _find_in_ink(_ink(_flatten_alpha(px)))
-    if factor == 1:
+    planes = _flatten_alpha(px)
+    top, left = 0, 0
+    sheet = _sheet(planes)
+    if sheet is not None:  # a photo of a sheet on a desk: read the sheet alone
+        top, bottom, left, right = sheet
+        planes = [p[top:bottom, left:right] for p in planes]
+    digits = _find_in_ink(_ink(planes))
+    if factor == 1 and sheet is None:
         return digits
     # Boxes back in input pixels.
-    return [Digit(box=(d.box[0] * factor, d.box[1] * factor, min(d.box[2] * factor, width),
-                       min(d.box[3] * factor, height)), crop=d.crop) for d in digits]
+    return [Digit(box=((d.box[0] + left) * factor, (d.box[1] + top) * factor, min((d.box[2] + left) * factor, width),
+                       min((d.box[3] + top) * factor, height)), crop=d.crop) for d in digits]
+
+
+def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
+    """Where a sheet of paper lies in a photo that shows a darker desk all around it:
+    (top, bottom, left, right), a little inside the sheet's edge; None for anything else.
+
+    The sheet is the largest light region: it must fill its bounding box (a rectangle, not a
+    digit drawn in light ink), keep off the image's border, and be much lighter than the
+    rest. Without this, a desk that fills most of the photo passes for the background.
+    """
+    h, w = planes[0].shape
+    k = max(1, math.ceil(max(h, w) / _WORK_SIDE))
+    lum = sum(_reduce(p, k) if k > 1 else p for p in planes) / len(planes)
+    if min(lum.shape) < 16:
+        return None
+    light = lum > _otsu(lum)
+    labels, n = ndi.label(light)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel())[1:]
+    biggest = int(sizes.argmax()) + 1
+    ys, xs = ndi.find_objects(labels)[biggest - 1]
+    box_area = (ys.stop - ys.start) * (xs.stop - xs.start)
+    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    if (sizes[biggest - 1] < 0.1 * lum.size or sizes[biggest - 1] < 0.8 * box_area
+            or (border == biggest).mean() > 0.1 or box_area > 0.9 * lum.size):
+        return None
+    if lum[labels == biggest].mean() - lum[labels != biggest].mean() < 0.2:
+        return None
+    inset_y, inset_x = (ys.stop - ys.start) // 50 + 1, (xs.stop - xs.start) // 50 + 1
+    return ((ys.start + inset_y) * k, min((ys.stop - inset_y) * k, h),
+            (xs.start + inset_x) * k, min((xs.stop - inset_x) * k, w))
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu's threshold of values in [0, 1] (64 bins)."""
+    hist = np.bincount((np.clip(values, 0, 1) * 63).astype(np.intp).ravel(), minlength=64)[:64]
+    p = hist / max(hist.sum(), 1)
+    w0 = np.cumsum(p)
+    m = np.cumsum(p * np.arange(64))
+    between = (m[-1] * w0 - m) ** 2 / np.maximum(w0 * (1 - w0), 1e-12)
+    return float((np.argmax(between[:-1]) + 1) / 63)
 
 
 def _shrink(px: np.ndarray, factor: int) -> np.ndarray:
@@ -496,12 +544,7 @@ def _frame(mask: np.ndarray) -> np.ndarray | None:
 
 def _threshold(ink: np.ndarray) -> float:
     """Otsu's threshold on a 64-bin histogram, kept in a sane range."""
-    hist = np.bincount((ink[::2, ::2] * 63).astype(np.intp).ravel(), minlength=64)[:64]
-    p = hist / max(hist.sum(), 1)
-    w0 = np.cumsum(p)
-    m = np.cumsum(p * np.arange(64))
-    between = (m[-1] * w0 - m) ** 2 / np.maximum(w0 * (1 - w0), 1e-12)
-    return float(np.clip((np.argmax(between[:-1]) + 1) / 63, 0.15, 0.5))
+    return float(np.clip(_otsu(ink[::2, ::2]), 0.15, 0.5))
 
 
 def _pieces(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

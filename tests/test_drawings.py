@@ -58,6 +58,7 @@ def drawings(condition: str):
             yield photo_of_paper(render(row, size=(1000, 320), pen=7)[0], rules=0.16, tilt=1.0), row
         elif condition == "desk_photo":  # the sheet lies on a dark desk that shows around it
             yield photo_of_paper(render(row, pen=9)[0], table=50), row
+            yield photo_of_paper(render(row, pen=9)[0], table=300), row  # mostly desk
 
 
 @functools.cache

@@ -494,3 +494,10 @@ def test_a_digit_cropped_tight_is_not_a_frame():
     digits = find_digits(tight)
     assert len(digits) == 1
     assert (digits[0].crop[3:9] > 0.5).any(axis=0).sum() >= 12  # the bar is still there
+
+
+def test_a_sheet_on_a_desk_that_fills_most_of_the_photo():
+    drawing, boxes = render([2, 6, 1], size=(900, 300), pen=9)
+    table = 350  # the sheet is under a fifth of the photo: the desk is what the photo mostly shows
+    digits = find_digits(photo_of_paper(drawing, table=table))
+    assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
