@@ -336,9 +336,9 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     """Where a sheet of paper lies in a photo that shows a darker desk all around it:
     (top, bottom, left, right), a little inside the sheet's edge; None for anything else.
 
-    The sheet is the largest light region: it must fill its bounding box (a rectangle, not a
-    digit drawn in light ink), keep off the image's border, and be much lighter than the
-    rest. Without this, a desk that fills most of the photo passes for the background.
+    The sheet is the largest light region: it must fill its bounding box but for the writing
+    on it (a rectangle with marks, not a digit drawn in light ink), keep off the image's
+    border, and be much lighter than the rest. Without this, a desk that fills most of the photo passes for the background.
     """
     h, w = planes[0].shape
     k = max(1, math.ceil(max(h, w) / _WORK_SIDE))
@@ -354,7 +354,8 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     ys, xs = ndi.find_objects(labels)[biggest - 1]
     box_area = (ys.stop - ys.start) * (xs.stop - xs.start)
     border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    if (sizes[biggest - 1] < 0.1 * lum.size or sizes[biggest - 1] < 0.8 * box_area
+    holes = box_area - sizes[biggest - 1]  # the writing on the sheet (a bold white 1 on black has none)
+    if (sizes[biggest - 1] < 0.1 * lum.size or holes > 0.2 * box_area or holes < 0.01 * box_area
             or (border == biggest).mean() > 0.1 or box_area > 0.9 * lum.size):
         return None
     if lum[labels == biggest].mean() - lum[labels != biggest].mean() < 0.2:

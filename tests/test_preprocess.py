@@ -501,3 +501,10 @@ def test_a_sheet_on_a_desk_that_fills_most_of_the_photo():
     table = 350  # the sheet is under a fifth of the photo: the desk is what the photo mostly shows
     digits = find_digits(photo_of_paper(drawing, table=table))
     assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
+
+
+def test_a_bold_light_digit_on_black_is_not_a_sheet():
+    image = np.zeros((300, 200), np.uint8)
+    image[30:270, 80:125] = 255  # a bold white 1: a solid light rectangle off the border
+    digits = find_digits(image)
+    assert len(digits) == 1 and digits[0].box == (80, 30, 125, 270)
