@@ -338,7 +338,8 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
 
     The sheet is the largest light region: it must fill its bounding box but for the writing
     on it (a rectangle with marks, not a digit drawn in light ink), keep off the image's
-    border, and be much lighter than the rest. Without this, a desk that fills most of the photo passes for the background.
+    border, and be much lighter than the rest. Without this, a desk that fills most of the
+    photo passes for the background.
     """
     h, w = planes[0].shape
     k = max(1, math.ceil(max(h, w) / _WORK_SIDE))
@@ -353,7 +354,7 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     biggest = int(sizes.argmax()) + 1
     ys, xs = ndi.find_objects(labels)[biggest - 1]
     box_area = (ys.stop - ys.start) * (xs.stop - xs.start)
-    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    border = np.concatenate(_edges(labels))
     holes = box_area - sizes[biggest - 1]  # the writing on the sheet (a bold white 1 on black has none)
     if (sizes[biggest - 1] < 0.1 * lum.size or holes > 0.2 * box_area or holes < 0.01 * box_area
             or (border == biggest).mean() > 0.1 or box_area > 0.9 * lum.size):
@@ -524,11 +525,10 @@ def _frame(mask: np.ndarray) -> np.ndarray | None:
     edge of the image, or 40 % of its whole border, beside writing. A digit cut tight by the
     border touches it only here and there, and is left alone."""
     h, w = mask.shape
-    edges = [mask[0], mask[-1], mask[:, 0], mask[:, -1]]
-    if min(h, w) < 32 or max(e.mean() for e in edges) < 0.4:
+    if min(h, w) < 32 or max(edge.mean() for edge in _edges(mask)) < 0.4:
         return None
     labels, n = ndi.label(mask, structure=_EIGHT)
-    edge_labels = [labels[0], labels[-1], labels[:, 0], labels[:, -1]]
+    edge_labels = _edges(labels)
     frame = np.zeros(n + 1, bool)
     for edge in edge_labels:
         frame |= np.bincount(edge, minlength=n + 1) >= 0.6 * len(edge)
@@ -541,6 +541,11 @@ def _frame(mask: np.ndarray) -> np.ndarray | None:
     extents = [max(s[0].stop - s[0].start, s[1].stop - s[1].start) if not frame[i] else 0
                for i, s in enumerate(ndi.find_objects(labels), 1)]
     return frame[labels] if max(extents) >= 0.2 * min(h, w) else None
+
+
+def _edges(a: np.ndarray) -> list[np.ndarray]:
+    """The top, bottom, left and right edges of a 2-D array."""
+    return [a[0], a[-1], a[:, 0], a[:, -1]]
 
 
 def _threshold(ink: np.ndarray) -> float:
