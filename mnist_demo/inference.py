@@ -73,7 +73,7 @@ def _triplet(model, crops: torch.Tensor) -> tuple[dict, dict]:
     if n > compose.MAX_SEQUENCE:
         error = {"error": f"the LSTM reads up to {compose.MAX_SEQUENCE} digits — found {n}"}
         return {"error": f"Triplet reads exactly 3 digits — found {n}"}, error
-    probs = _confidences(model, model(compose.compose_digits(crops).unsqueeze(0))[0])
+    probs = _confidences(model, models.shift_averaged(model, compose.compose_digits(crops).unsqueeze(0))[0])
     conf, labels = probs.max(-1)
     lstm = {"labels": labels.tolist(), "confidence": _floats(conf)}
     triplet = dict(lstm) if n == 3 else {"error": f"Triplet reads exactly 3 digits — found {n}"}
@@ -96,7 +96,7 @@ def _sequence(model, crops: torch.Tensor) -> dict:
     n = len(crops)
     if not 1 <= n <= compose.STRIP_SLOTS:
         return {"error": f"Sequence reads 1 to {compose.STRIP_SLOTS} digits — found {n}"}
-    probs = _confidences(model, model(compose.compose_sequence(crops).unsqueeze(0))[0])
+    probs = _confidences(model, models.shift_averaged(model, compose.compose_sequence(crops).unsqueeze(0))[0])
     conf, labels = probs.max(-1)
     slots = ["blank" if int(k) == compose.BLANK else str(int(k)) for k in labels]
     return {"text": "".join(s for s in slots if s != "blank"), "slots": slots, "confidence": _floats(conf)}

@@ -84,3 +84,26 @@ def test_empty_cell_counts_as_zero():
     for cell, label in enumerate([7, 10, 3, 10]):  # 7, empty, 3, empty
         logits[0, cell, label] = 20.0
     assert int(sum_distribution(digit_probabilities(logits)).argmax()) == 10
+
+
+def test_shift_averaged_reads_the_image_and_its_four_one_pixel_shifts():
+    images = torch.zeros(2, 3, 1, 5, 5)  # a triplet-shaped batch: two sequences of three digits
+    images[..., 2, 2] = 1
+    images[1] *= 2
+    lengths = torch.tensor([3, 2])
+    seen = []
+
+    def model(batch, batch_lengths):
+        seen.append((batch.clone(), batch_lengths.clone()))
+        return batch.flatten(2) * batch_lengths[:, None, None]  # logits that depend on position and length
+
+    out = models.shift_averaged(model, images, lengths)
+    batch, batch_lengths = seen[0]
+    assert len(seen) == 1 and batch.shape == (10, 3, 1, 5, 5)  # one forward pass over all five copies
+    assert batch_lengths.tolist() == [3, 2] * 5
+    dots = [tuple(torch.nonzero(batch[2 * k, 0, 0]).squeeze(0).tolist()) for k in range(5)]
+    assert dots == [(2, 2), (2, 3), (2, 1), (3, 2), (1, 2)]  # (row, col): itself, right, left, down, up
+    expected = torch.stack([model(batch[2 * k:2 * k + 2], lengths) for k in range(5)]).mean(0)
+    assert torch.allclose(out, expected)
+    assert out.shape == (2, 3, 25)
+    assert [round(float(row.sum()), 4) for row in out] == [3 * 3 * 1, 3 * 2 * 2]  # each sequence its own length and ink

@@ -131,3 +131,26 @@ def test_sum_decoder_commits_to_the_likelier_digit(loaded):
     with torch.inference_mode():
         value = float(model.decoder(digit_probabilities(logits, model.cfg.decoder_temperature))[0])
     assert round(value) == 14, value
+
+
+def test_triplet_and_sequence_read_as_train_evaluate_measures(mnist_test, loaded):
+    """predict shows the shift-averaged reading that train.evaluate scores (one source of truth)."""
+    from mnist_demo import inference
+    from mnist_demo.models import shift_averaged
+
+    # Half-and-half blends of two digits: the models are unsure, so how they read shows.
+    picks = _picks(mnist_test, 6, 7)
+    crops = (mnist_test.images[picks[:3]] + mnist_test.images[picks[3:]]).clamp(0, 1).float()
+    with torch.inference_mode():  # as analyse() runs them
+        triplet, _ = inference._triplet(loaded["triplet"], crops)
+        sequence = inference._sequence(loaded["sequence"], crops)
+    for shown, name, model_input in ((triplet, "triplet", compose.compose_digits(crops)),
+                                     (sequence, "sequence", compose.compose_sequence(crops))):
+        model = loaded[name]
+        with torch.inference_mode():
+            logits = shift_averaged(model, model_input.unsqueeze(0))[0]
+            single = model(model_input.unsqueeze(0))[0]
+        expected = (logits / model.cfg.confidence_temperature).softmax(-1).max(-1).values
+        once = (single / model.cfg.confidence_temperature).softmax(-1).max(-1).values
+        assert shown["confidence"] == pytest.approx(expected.tolist(), abs=1e-4)
+        assert (once - expected).abs().max() > 1e-3  # the test tells the two readings apart

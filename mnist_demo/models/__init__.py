@@ -13,6 +13,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from mnist_demo.models.autoencoder import AutoencoderConfig, AutoencoderNet
 from mnist_demo.models.digit_sum import DigitSumConfig, DigitSumNet
@@ -26,6 +27,10 @@ MODELS = {
     "autoencoder": (AutoencoderConfig, AutoencoderNet),
 }
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+# (dy, dx) pixel shifts whose logits shift_averaged() averages: the image itself and one
+# pixel right, left, down and up.
+SHIFTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))
 
 
 class WeightsError(RuntimeError):
@@ -85,3 +90,16 @@ def load(path: str | os.PathLike, arch: str | None = None, map_location="cpu") -
     except Exception as error:
         raise WeightsError(f"weights file {path} is unreadable or corrupt ({type(error).__name__}: {error})") from error
     return model.eval(), saved
+
+
+def shift_averaged(model: torch.nn.Module, images: torch.Tensor, *args) -> torch.Tensor:
+    """``model``'s logits averaged over ``images`` and their four one-pixel shifts (:data:`SHIFTS`).
+
+    A test-time ensemble at no training cost: the triplet and sequence models read digits
+    this way in ``predict`` and in ``train.evaluate`` (measured in docs/models.md, "Reading
+    at five shifts"). Shifts pad with zeros over the last two dimensions, so ``images`` may
+    be (B, 1, H, W) or (B, steps, 1, H, W); the five copies go through ``model`` as one batch.
+    """
+    shifted = torch.cat([F.pad(images, (dx, -dx, dy, -dy)) for dy, dx in SHIFTS])
+    logits = model(shifted, *(a.repeat(len(SHIFTS), *[1] * (a.dim() - 1)) if torch.is_tensor(a) else a for a in args))
+    return logits.reshape(len(SHIFTS), len(images), *logits.shape[1:]).mean(0)
