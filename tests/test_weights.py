@@ -50,6 +50,9 @@ def test_metrics_are_those_of_the_shipped_weights(metrics, mnist_root):
             name = renames.get(key, key) if renames else key
             if key == "test_size" or (renames and key not in renames):
                 continue
+            if isinstance(value, list):  # error counts: the first 2,000 samples' are among the full set's
+                assert len(value) == len(group[name]) and all(0 <= a <= b for a, b in zip(value, group[name])), name
+                continue
             tolerance = 0.03 if key == "mae" else 0.003 if key == "mse" else 0.012
             assert abs(group[name] - value) <= tolerance, (stem, name, group[name], value)
         assert metrics["test_limit"] is None  # the shipped file comes from the full test sets

@@ -89,10 +89,12 @@ def encoded(encoder, dataset, ctx: loop.Context, temperature: float, read_right_
 
 @torch.inference_mode()
 def evaluate(model, root=None, device="cpu", limit=0) -> dict:
-    """Sum exact match (decoder rounded, distribution argmax), MAE and per-cell accuracy."""
+    """Sum exact match (decoder rounded, distribution argmax), MAE, per-cell accuracy and
+    misread cells per position (``cell_errors``, left to right)."""
     model.eval().to(device)
     exact = exact_dist = cells_ok = total = 0
     abs_error = 0.0
+    cell_errors = torch.zeros(4, dtype=torch.long)
     for images, cells, sums in DataLoader(test_set(root, limit), batch_size=500):
         logits, value = (t.cpu() for t in model(images.to(device)))
         dist = sum_distribution(digit_probabilities(logits, model.cfg.confidence_temperature))  # as the app shows it
@@ -100,9 +102,10 @@ def evaluate(model, root=None, device="cpu", limit=0) -> dict:
         exact_dist += int((dist.argmax(-1) == sums).sum())
         abs_error += float((value - sums).abs().sum())
         cells_ok += int((logits.argmax(-1) == cells).sum())
+        cell_errors += (logits.argmax(-1) != cells).sum(0)
         total += len(sums)
     return {"exact": exact / total, "exact_dist": exact_dist / total, "mae": abs_error / total,
-            "cell_acc": cells_ok / (4 * total), "test_size": total}
+            "cell_acc": cells_ok / (4 * total), "cell_errors": cell_errors.tolist(), "test_size": total}
 
 
 def main(argv=None):

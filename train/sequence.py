@@ -58,24 +58,29 @@ def evaluate(model, root=None, device="cpu", limit=0) -> dict:
 
     Strips are read as ``predict`` reads them (logits averaged over five one-pixel shifts,
     :func:`mnist_demo.models.shift_averaged`); the ``*_single_pass`` keys read them once.
+    ``digit_errors_by_slot``: misread digits in each of the three slots (left to right).
     """
     model.eval().to(device)
     metrics = {}
     for layout, layout_suffix in (("canonical", ""), ("random", "_random_layout")):
         counts = {suffix: [0, 0, 0] for suffix in ("", "_single_pass")}  # exact, slots, digits right
         digits = total = 0
+        slot_errors = torch.zeros(3, dtype=torch.long)  # misread digits per slot, as predict reads
         for strips, labels in DataLoader(test_set(root, limit, layout), batch_size=500):
             strips, real = strips.to(device), labels != BLANK
             for suffix, logits in (("", shift_averaged(model, strips)), ("_single_pass", model(strips))):
                 right = logits.argmax(-1).cpu() == labels
                 for k, hits in enumerate((right.all(1), right, right & real)):
                     counts[suffix][k] += int(hits.sum())
+                if not suffix:
+                    slot_errors += (~right & real).sum(0)
             digits += int(real.sum())
             total += len(labels)
         for reader_suffix, (exact, slots, digits_right) in counts.items():
             suffix = layout_suffix + reader_suffix
             metrics.update({f"exact{suffix}": exact / total, f"slot_acc{suffix}": slots / (3 * total),
                             f"digit_acc{suffix}": digits_right / digits})
+        metrics[f"digit_errors_by_slot{layout_suffix}"] = slot_errors.tolist()
     return metrics | {"test_size": total}
 
 
