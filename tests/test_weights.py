@@ -88,3 +88,22 @@ def test_shown_confidence_is_calibrated(arch, mnist_root):
     confidence, correct = torch.cat(confidence), torch.cat(correct)
     assert abs(float(confidence.mean() - correct.mean())) <= 0.01, (float(confidence.mean()), float(correct.mean()))
     assert float(confidence[correct == 1].median()) >= 0.97
+
+
+def test_shift_study_counts_agree_with_evaluate(mnist_root, capsys):
+    """train.shift_study's test counts are train.evaluate's, single pass and five shifts."""
+    import ast
+
+    from train import digit_sum, sequence, shift_study, triplet
+
+    limit = 1000  # enough composites that every count is above zero
+    shift_study.main(["--weights-dir", str(WEIGHTS), "--data-dir", str(mnist_root), "--limit", str(limit)])
+    lines = {line.split(":")[0]: ast.literal_eval(line.split(" ", 4)[-1])
+             for line in capsys.readouterr().out.splitlines() if "misread" in line}
+    for name, script in (("triplet", triplet), ("sequence", sequence)):
+        measured = script.evaluate(models.load(WEIGHTS / f"{name}.pt")[0], mnist_root, limit=limit)
+        assert lines[f"{name} test"]["once"] == round((1 - measured["exact_single_pass"]) * limit) > 0
+        assert lines[f"{name} test"]["all five"] == round((1 - measured["exact"]) * limit)
+    measured = digit_sum.evaluate(models.load(WEIGHTS / "digit_sum.pt")[0], mnist_root, limit=limit)
+    assert lines["digit_sum test"]["once"] == sum(measured["cell_errors"]) > 0
+    assert set(lines) == {f"{n} {s}" for n in ("triplet", "sequence", "digit_sum") for s in ("validation", "test")}

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from mnist_demo import data
 from mnist_demo.compose import BLANK
-from mnist_demo.models import build, shift_averaged
+from mnist_demo.models import build, shifted_logits
 from mnist_demo.models.sequence import CLASSES
 from train import loop
 
@@ -68,7 +68,8 @@ def evaluate(model, root=None, device="cpu", limit=0) -> dict:
         slot_errors = torch.zeros(3, dtype=torch.long)  # misread digits per slot, as predict reads
         for strips, labels in DataLoader(test_set(root, limit, layout), batch_size=500):
             strips, real = strips.to(device), labels != BLANK
-            for suffix, logits in (("", shift_averaged(model, strips)), ("_single_pass", model(strips))):
+            per_shift = shifted_logits(model, strips)  # index 0: the unshifted, single-pass reading
+            for suffix, logits in (("", per_shift.mean(0)), ("_single_pass", per_shift[0])):
                 right = logits.argmax(-1).cpu() == labels
                 for k, hits in enumerate((right.all(1), right, right & real)):
                     counts[suffix][k] += int(hits.sum())

@@ -92,14 +92,23 @@ def load(path: str | os.PathLike, arch: str | None = None, map_location="cpu") -
     return model.eval(), saved
 
 
-def shift_averaged(model: torch.nn.Module, images: torch.Tensor, *args) -> torch.Tensor:
-    """``model``'s logits averaged over ``images`` and their four one-pixel shifts (:data:`SHIFTS`).
+def shifted_logits(model: torch.nn.Module, images: torch.Tensor, *args) -> torch.Tensor:
+    """``model``'s logits for ``images`` moved by each of :data:`SHIFTS`, stacked: (5, B, ...).
 
-    A test-time ensemble at no training cost: the triplet and sequence models read digits
-    this way in ``predict`` and in ``train.evaluate`` (measured in docs/models.md, "Reading
-    at five shifts"). Shifts pad with zeros over the last two dimensions, so ``images`` may
-    be (B, 1, H, W) or (B, steps, 1, H, W); the five copies go through ``model`` as one batch.
+    Shifts pad with zeros over the last two dimensions, so ``images`` may be (B, 1, H, W) or
+    (B, steps, 1, H, W); tensors in ``args`` (a triplet's lengths) are repeated to match.
+    The five copies go through ``model`` as one batch. Index 0 is the unshifted reading.
     """
     shifted = torch.cat([F.pad(images, (dx, -dx, dy, -dy)) for dy, dx in SHIFTS])
     logits = model(shifted, *(a.repeat(len(SHIFTS), *[1] * (a.dim() - 1)) if torch.is_tensor(a) else a for a in args))
-    return logits.reshape(len(SHIFTS), len(images), *logits.shape[1:]).mean(0)
+    return logits.reshape(len(SHIFTS), len(images), *logits.shape[1:])
+
+
+def shift_averaged(model: torch.nn.Module, images: torch.Tensor, *args) -> torch.Tensor:
+    """``model``'s logits averaged over ``images`` and their four one-pixel shifts.
+
+    A test-time ensemble at no training cost: the triplet and sequence models read digits
+    this way in ``predict`` and in ``train.evaluate`` (``python -m train.shift_study``
+    measures it; docs/models.md, "Reading at five shifts").
+    """
+    return shifted_logits(model, images, *args).mean(0)
