@@ -80,14 +80,16 @@ def mnist_pool(split: str, root: str | os.PathLike | None = None) -> DigitPool:
     raise ValueError(f"unknown split {split!r}: use train, val or test")
 
 
-def augment_digit(image: torch.Tensor, generator: torch.Generator, label: int | None = None) -> torch.Tensor:
+def augment_digit(image: torch.Tensor, generator: torch.Generator, label: int | None = None,
+                  elastic: float = 0.0) -> torch.Tensor:
     """One random MNIST-style variation of a (28, 28) digit.
 
     Rotation ±10°, translation ±10 %, scale ±10 % (as seed 003), plus a random stroke
     thickness change, because people's pens are thinner and thicker than MNIST's. A
     fraction ``CLEAN_FRACTION`` of digits is left as it is, so models also fit MNIST itself.
     A fraction ``FLAGGED_ONE_FRACTION`` of the other "1"s (``label`` 1) get a flag, and some a
-    foot: see :func:`serif_one`.
+    foot: see :func:`serif_one`. ``elastic`` > 0 also bends the digit by a smooth random
+    warp of up to that many pixels (:func:`elastic_warp`).
     """
     u = torch.rand(7, generator=generator)
     if u[5] < CLEAN_FRACTION:
@@ -102,12 +104,30 @@ def augment_digit(image: torch.Tensor, generator: torch.Generator, label: int | 
         shear=[0.0, 0.0],
         interpolation=v2.InterpolationMode.BILINEAR,
     )
+    if elastic > 0:
+        out = elastic_warp(out, generator, elastic)
     # Half-strength grey dilation/erosion ≈ ±1 px of stroke width.
     if u[4] < 0.2:
         out = 0.5 * (out + F.max_pool2d(out, 3, 1, 1))
     elif u[4] < 0.35:
         out = 0.5 * (out - F.max_pool2d(-out, 3, 1, 1))
     return out.squeeze(0).clamp_(0, 1)
+
+
+_IDENTITY_GRID = F.affine_grid(torch.eye(2, 3).unsqueeze(0), [1, 1, 28, 28], align_corners=False)
+
+
+def elastic_warp(image: torch.Tensor, generator: torch.Generator, amplitude: float) -> torch.Tensor:
+    """Bend a (1, 28, 28) digit by a smooth random displacement of up to ``amplitude`` px.
+
+    The displacement is random on a 4×4 grid of control points and bicubic in between, so
+    strokes curve the way different hands curve them (Simard et al. 2003's elastic
+    distortions, with control points instead of a Gaussian-smoothed noise field).
+    """
+    control = (torch.rand(1, 2, 4, 4, generator=generator) * 2 - 1) * (2 * amplitude / 28)
+    field = F.interpolate(control, size=(28, 28), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+    warped = F.grid_sample(image.unsqueeze(0), _IDENTITY_GRID + field, mode="bilinear", align_corners=False)
+    return warped.squeeze(0)
 
 
 _ROWS, _COLS = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
@@ -153,8 +173,8 @@ class CompositeDataset(Dataset):
     Call :meth:`set_epoch` to get fresh samples each training epoch.
     """
 
-    def __init__(self, pool: DigitPool, length: int, seed: int = 0, augment: bool = False):
-        self.pool, self.length, self.seed, self.augment = pool, length, seed, augment
+    def __init__(self, pool: DigitPool, length: int, seed: int = 0, augment: bool = False, elastic: float = 0.0):
+        self.pool, self.length, self.seed, self.augment, self.elastic = pool, length, seed, augment, elastic
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -173,7 +193,7 @@ class CompositeDataset(Dataset):
         picks = torch.randint(0, len(self.pool), (n,), generator=generator)
         images = self.pool.images[picks]
         if self.augment:
-            images = torch.stack([augment_digit(image, generator, int(label))
+            images = torch.stack([augment_digit(image, generator, int(label), self.elastic)
                                   for image, label in zip(images, self.pool.labels[picks])])
         return images, self.pool.labels[picks]
 
@@ -226,8 +246,8 @@ class SequenceStrips(CompositeDataset):
     ``"mixed"`` (``CANONICAL_FRACTION`` canonical, the rest random: training).
     """
 
-    def __init__(self, pool, length, seed=0, augment=False, layout="mixed"):
-        super().__init__(pool, length, seed, augment)
+    def __init__(self, pool, length, seed=0, augment=False, layout="mixed", elastic=0.0):
+        super().__init__(pool, length, seed, augment, elastic)
         if layout not in ("canonical", "random", "mixed"):
             raise ValueError(f"unknown layout {layout!r}")
         self.layout = layout

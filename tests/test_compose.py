@@ -185,3 +185,34 @@ def test_serif_one_adds_a_flag_at_the_top_left_and_keeps_the_stroke(mnist_test):
         assert upper.any() and float(added_cols[upper].float().mean()) < top_x
         # Anything in the lower half is the foot, on the bottom row's line.
         assert torch.all((added_rows[~upper] - bottom).abs() <= 3)
+
+
+def test_elastic_warp_bends_strokes_by_at_most_about_its_amplitude():
+    dots = torch.zeros(1, 28, 28)
+    dots[0, 4:19:7, 4:19:7] = 1.0  # a 3×3 lattice of single-pixel dots, 7 px apart
+    g = torch.Generator().manual_seed(0)
+    moved = []
+    for _ in range(20):
+        warped = data.elastic_warp(dots, g, amplitude=2.0)[0]
+        for y in range(4, 19, 7):
+            for x in range(4, 19, 7):
+                patch = warped[y - 4:y + 5, x - 4:x + 5]
+                rows, cols = torch.meshgrid(torch.arange(-4.0, 5), torch.arange(-4.0, 5), indexing="ij")
+                mass = patch.sum()
+                assert mass > 0.5, "a dot vanished"
+                moved.append(float(torch.hypot((patch * rows).sum() / mass, (patch * cols).sum() / mass)))
+    moved = torch.tensor(moved)
+    # Each axis moves by at most ~amplitude (bicubic overshoots the control points a little).
+    assert moved.max() <= 2.0 * 2 ** 0.5 * 1.15
+    assert moved.mean() > 0.5, "the warp hardly moves anything"
+    assert torch.equal(data.elastic_warp(dots, torch.Generator().manual_seed(1), 2.0),
+                       data.elastic_warp(dots, torch.Generator().manual_seed(1), 2.0))
+
+
+def test_elastic_flag_changes_only_augmented_digits(mnist_test):
+    plain = data.SequenceStrips(mnist_test, 64, seed=5, augment=True)
+    warped = data.SequenceStrips(mnist_test, 64, seed=5, augment=True, elastic=2.0)
+    same = sum(torch.equal(plain[i][0], warped[i][0]) for i in range(64))
+    # Strips whose digits were all left clean (CLEAN_FRACTION) are identical; the rest differ.
+    assert 0 < same < 32
+    assert all(torch.equal(plain[i][1], warped[i][1]) for i in range(64))

@@ -107,3 +107,38 @@ def test_shift_study_counts_agree_with_evaluate(mnist_root, capsys):
     measured = digit_sum.evaluate(models.load(WEIGHTS / "digit_sum.pt")[0], mnist_root, limit=limit)
     assert lines["digit_sum test"]["once"] == sum(measured["cell_errors"]) > 0
     assert set(lines) == {f"{n} {s}" for n in ("triplet", "sequence", "digit_sum") for s in ("validation", "test")}
+
+
+@pytest.mark.parametrize("arch, triples", [("sequence", 4000), ("digit_sum", 3000)])
+def test_every_position_reads_the_same_digits_alike(arch, triples, mnist_root, capsys):
+    """The same validation digits, rotated through every slot of the strip (sequence) or cell
+    of the sum image, are misread about equally often in each: no position is a blind spot,
+    so the per-position counts in metrics.json (``digit_errors_by_slot``, ``cell_errors``)
+    show which digits fell where. docs/models.md ("Where the remaining errors are") quotes
+    the counts this prints."""
+    from mnist_demo import compose, data
+
+    model = models.load(WEIGHTS / f"{arch}.pt")[0]
+    reader = model.encoder if arch == "digit_sum" else model
+    positions = 3 if arch == "sequence" else 4
+    pool = data.mnist_pool("val", mnist_root)
+    g = torch.Generator().manual_seed(7)
+    picks = torch.randint(0, len(pool), (triples, positions), generator=g)
+    # The sum's digits sit anywhere in their cell; each image keeps its cell offsets through the rotations.
+    layouts = [compose.random_sum_layout(g) for _ in range(triples)] if arch == "digit_sum" else None
+    errors = torch.zeros(positions, dtype=torch.long)
+    with torch.inference_mode():
+        for shift in range(positions):
+            order = [(k + shift) % positions for k in range(positions)]
+            for start in range(0, triples, 500):
+                batch = picks[start:start + 500][:, order]
+                if arch == "sequence":
+                    images = torch.stack([compose.compose_sequence(pool.images[p]) for p in batch])
+                else:
+                    images = torch.stack([compose.compose_sum(list(pool.images[p]), layout)
+                                          for p, layout in zip(batch, layouts[start:start + 500])])
+                errors += (reader(images).argmax(-1) != pool.labels[batch]).sum(0)
+    print(f"{arch}: misread per position, the same digits in each: {errors.tolist()}")
+    mean = float(errors.float().mean())
+    assert mean > 0
+    assert all(abs(e - mean) <= 4 * mean ** 0.5 for e in errors.tolist()), errors.tolist()

@@ -22,11 +22,14 @@ LABEL_SMOOTHING = 0.1
 
 
 def get_args_parser():
-    return loop.get_args_parser("sequence", epochs=16, batch_size=64, lr=5e-3)
+    p = loop.get_args_parser("sequence", epochs=16, batch_size=64, lr=5e-3)
+    p.add_argument("--elastic", type=float, default=0.0, help="elastic warp of augmented digits, px (0: none)")
+    return p
 
 
 def datasets(args):
-    train = data.SequenceStrips(data.mnist_pool("train", args.data_dir), 27_000, seed=args.seed, augment=True)
+    train = data.SequenceStrips(data.mnist_pool("train", args.data_dir), 27_000, seed=args.seed, augment=True,
+                               elastic=getattr(args, "elastic", 0.0))
     val = data.SequenceStrips(data.mnist_pool("val", args.data_dir), 3_000, seed=VAL_SEED, layout="random")
     return loop.limited(train, args.limit), loop.limited(val, args.limit)
 

@@ -2,6 +2,7 @@
 
     python -m train.shift_study             # ~15 minutes on a 2-core CPU
     python -m train.shift_study --limit 500 # a quick look
+    python -m train.shift_study --weights-dir runs/elastic --models sequence   # another weights file
 
 For the shipped triplet, sequence and sum-encoder weights, reads 20,000 validation composites
 (held-out MNIST train digits: choose on these) and the test composites of ``train.evaluate``
@@ -55,9 +56,13 @@ def main(argv=None):
     p.add_argument("--weights-dir", default="weights")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--limit", type=int, default=0, help="only the first N composites of each set")
+    p.add_argument("--models", nargs="+", choices=["triplet", "sequence", "digit_sum"],
+                   default=["triplet", "sequence", "digit_sum"], help="which models to read (default all three)")
     args = p.parse_args(argv)
     ctx = loop.Context(torch.device("cpu"))
     for name, script in (("triplet", triplet), ("sequence", sequence), ("digit_sum", digit_sum)):
+        if name not in args.models:
+            continue
         model, _ = models.load(f"{args.weights_dir}/{name}.pt", name)
         reader = model.encoder if name == "digit_sum" else model
         for split, dataset in (("validation", validation_set(name, args.data_dir, args.limit)),
