@@ -191,13 +191,13 @@ def test_elastic_warp_bends_strokes_by_at_most_about_its_amplitude():
     dots = torch.zeros(1, 28, 28)
     dots[0, 4:19:7, 4:19:7] = 1.0  # a 3×3 lattice of single-pixel dots, 7 px apart
     g = torch.Generator().manual_seed(0)
+    rows, cols = torch.meshgrid(torch.arange(-4.0, 5), torch.arange(-4.0, 5), indexing="ij")
     moved = []
     for _ in range(20):
         warped = data.elastic_warp(dots, g, amplitude=2.0)[0]
         for y in range(4, 19, 7):
             for x in range(4, 19, 7):
                 patch = warped[y - 4:y + 5, x - 4:x + 5]
-                rows, cols = torch.meshgrid(torch.arange(-4.0, 5), torch.arange(-4.0, 5), indexing="ij")
                 mass = patch.sum()
                 assert mass > 0.5, "a dot vanished"
                 moved.append(float(torch.hypot((patch * rows).sum() / mass, (patch * cols).sum() / mass)))

@@ -29,7 +29,7 @@ def get_args_parser():
 
 def datasets(args):
     train = data.SequenceStrips(data.mnist_pool("train", args.data_dir), 27_000, seed=args.seed, augment=True,
-                               elastic=getattr(args, "elastic", 0.0))
+                               elastic=args.elastic)
     val = data.SequenceStrips(data.mnist_pool("val", args.data_dir), 3_000, seed=VAL_SEED, layout="random")
     return loop.limited(train, args.limit), loop.limited(val, args.limit)
 

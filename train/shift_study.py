@@ -70,7 +70,8 @@ def main(argv=None):
             unit = {"triplet": "triplets", "sequence": "strips", "digit_sum": "cells"}[name]
             print(f"{name} {split}: misread {unit}", misread(reader, dataset, whole_items=unit != "cells"), flush=True)
         if name != "digit_sum":  # the two models that read at five shifts
-            val = script.datasets(argparse.Namespace(data_dir=args.data_dir, seed=1, limit=args.limit))[1]
+            defaults = script.get_args_parser().parse_args(["--limit", str(args.limit)])  # the script's own flags
+            val = script.datasets(argparse.Namespace(**vars(defaults) | {"data_dir": args.data_dir}))[1]
             averaged = lambda m, b, d: script.logits_and_labels(lambda *x: models.shift_averaged(m, *x), b, d)  # noqa: E731
             print(f"{name} temperature: single pass {loop.fit_temperature(model, val, script.logits_and_labels, ctx)}, "
                   f"five shifts {loop.fit_temperature(model, val, averaged, ctx)}", flush=True)
