@@ -235,13 +235,23 @@ def _flatten_alpha(px: np.ndarray) -> list[np.ndarray]:
         raise ValueError("empty canvas — the image is fully transparent; draw something")
     opaque = alpha > 0.5 * alpha.max()
     seen = px[opaque][:, :-1]
-    if len(seen) >= 0.5 * alpha.size:  # the opaque part is a canvas: extend its colour
+    if len(seen) >= 0.5 * alpha.size or _solid(opaque):  # the opaque part is a canvas: extend its colour
         backdrop = np.median(seen, axis=0)
     else:  # only ink is opaque: put it on a contrasting canvas
         backdrop = np.full(len(colour), 1.0 if np.median(seen) < 0.5 else 0.0)
     if np.ptp(seen, axis=1).max() < 0.01 and np.ptp(backdrop) < 0.01:
         colour, backdrop = colour[:1], backdrop[:1]  # grey on grey: one plane will do
     return [b + (c - b) * alpha for c, b in zip(colour, backdrop.astype(np.float32))]
+
+
+def _solid(opaque: np.ndarray) -> bool:
+    """Is the opaque part of an image a sheet rather than strokes? Much of a sheet lies far
+    (a tenth of the image's shorter side) from any transparent pixel; no pen stroke is that wide.
+    A picture rotated in an editor is a sheet with transparent corners, and may fill under half."""
+    k = max(1, math.ceil(max(opaque.shape) / _WORK_SIDE))
+    small = _reduce(opaque.astype(np.float32), k) > 0.5 if k > 1 else opaque
+    depth = ndi.distance_transform_edt(np.pad(small, 1))[1:-1, 1:-1]
+    return bool((depth >= 0.1 * min(small.shape)).sum() >= 0.3 * max(small.sum(), 1))
 
 
 def _ink(planes: list[np.ndarray]) -> np.ndarray:
@@ -391,8 +401,29 @@ def _shrink(px: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _find_in_ink(ink: np.ndarray) -> list[Digit]:
-    mask = ink > _threshold(ink)
-    mask, ink = _paper_only(mask, ink)
+    threshold = _threshold(ink)
+    mask, ink = _paper_only(ink > threshold, ink)
+    labels, boxes, keep, groups = _marks(mask)
+    slope = _row_slope(boxes)
+    if slope:  # segment and crop the row level; the boxes go back where they were after
+        ink, unlevel = _level(ink, slope)
+        mask = ink > threshold
+        labels, boxes, keep, groups = _marks(mask)
+    # Digits in a row share a height; a flat digit next to taller ones isn't two digits.
+    row_height = np.median([np.ptp(boxes[g][:, 0::2]) for g in groups])
+    widths = np.array([np.ptp(boxes[g][:, 1::2]) for g in groups])
+    parts = [p for i, g in enumerate(groups)
+             for p in _split(labels, boxes[g], keep[g] + 1, row_height, np.delete(widths, i))]
+    if len(parts) > MAX_MARKS:
+        raise ValueError(f"too many marks ({len(parts)}) — draw up to {MAX_MARKS} digits")
+    parts.sort(key=lambda p: p[0][1])
+    digits = [_digit(ink, mask, labels, *p) for p in parts]
+    return [Digit(box=unlevel(d.box), crop=d.crop) for d in digits] if slope else digits
+
+
+def _marks(mask: np.ndarray):
+    """Label the ink; returns the labels, the boxes and indices of the pieces that are not
+    specks, and the pieces grouped into marks. Raises ValueError for no ink or too many marks."""
     labels, n = ndi.label(mask, structure=_EIGHT)
     boxes, keep = _pieces(labels, n)
     if len(keep) == 0:
@@ -402,15 +433,66 @@ def _find_in_ink(ink: np.ndarray) -> list[Digit]:
     groups = _group(boxes)
     if len(groups) > MAX_MARKS:
         raise ValueError(f"too many marks ({len(groups)}) — draw up to {MAX_MARKS} digits")
-    # Digits in a row share a height; a flat digit next to taller ones isn't two digits.
-    row_height = np.median([np.ptp(boxes[g][:, 0::2]) for g in groups])
-    widths = np.array([np.ptp(boxes[g][:, 1::2]) for g in groups])
-    parts = [p for i, g in enumerate(groups)
-             for p in _split(labels, boxes[g], keep[g] + 1, row_height, np.delete(widths, i))]
-    if len(parts) > MAX_MARKS:
-        raise ValueError(f"too many marks ({len(parts)}) — draw up to {MAX_MARKS} digits")
-    parts.sort(key=lambda p: p[0][1])
-    return [_digit(ink, mask, labels, *p) for p in parts]
+    return labels, boxes, keep, groups
+
+
+# A row sloped by less than this is segmented as it is: handwriting drifts a few degrees,
+# and the models read digits tilted by ±10° (they are trained so).
+_LEVEL_FROM = 8.0
+_LEVEL_UP_TO = 40.0
+
+
+def _row_slope(boxes: np.ndarray) -> float:
+    """The slope in degrees (clockwise, y down) of a row of digits that is clearly sloped, else 0.
+
+    The row runs along the boxes of its digit-sized pieces (bars, dots and flags left out):
+    a line is fitted through their centres, their tops and their bottoms, and the row is
+    sloped only if all three are. Digits of different sizes on one line then stand level
+    (their bottoms are), and so does a 9 beside a 1. Without levelling, the digits of a row
+    sloped by 25° overlap in x and pass for one mark, and each is read tilted.
+    """
+    extent = _extent(boxes).astype(np.float64)
+    big = extent >= 0.6 * extent.max(initial=0)
+    if big.sum() < 2:
+        return 0.0
+    b, weight = boxes[big].astype(np.float64), extent[big]
+    x = (b[:, 1] + b[:, 3]) / 2
+
+    def slope_through(y):
+        cov = np.cov(np.stack([x, y]), aweights=weight)
+        spread = np.linalg.eigvalsh(cov)
+        if spread[1] < 1.6 ** 2 * max(spread[0], 1e-9):  # not along a line
+            return 0.0
+        return 0.5 * math.degrees(math.atan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1]))
+
+    angles = [slope_through(y) for y in ((b[:, 0] + b[:, 2]) / 2, b[:, 0], b[:, 2])]
+    if not all(_LEVEL_FROM <= abs(a) <= _LEVEL_UP_TO and a * angles[0] > 0 for a in angles):
+        return 0.0
+    return angles[0]
+
+
+def _level(ink: np.ndarray, slope: float):
+    """Rotate ``ink`` so that a row sloped by ``slope`` degrees lies level (canvas grown to
+    hold it all). Returns the levelled ink and a function that maps a box (x0, y0, x1, y1)
+    in the levelled image to the box around it in ``ink``."""
+    h, w = ink.shape
+    cos, sin = math.cos(math.radians(slope)), math.sin(math.radians(slope))
+    out_w, out_h = math.ceil(w * cos + h * abs(sin)), math.ceil(w * abs(sin) + h * cos)
+    cx, cy, ox, oy = w / 2, h / 2, out_w / 2, out_h / 2
+
+    def to_input(x, y):  # a point of the levelled image in ``ink``'s pixels
+        return cos * (x - ox) - sin * (y - oy) + cx, sin * (x - ox) + cos * (y - oy) + cy
+
+    coeffs = (cos, -sin, cx - cos * ox + sin * oy, sin, cos, cy - sin * ox - cos * oy)
+    level = Image.fromarray(np.ascontiguousarray(ink, np.float32), mode="F").transform(
+        (out_w, out_h), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
+
+    def unlevel(box):
+        xs, ys = to_input(np.array([box[0], box[2], box[0], box[2]]), np.array([box[1], box[1], box[3], box[3]]))
+        return (int(np.clip(np.floor(xs.min()), 0, w)), int(np.clip(np.floor(ys.min()), 0, h)),
+                int(np.clip(np.ceil(xs.max()), 0, w)), int(np.clip(np.ceil(ys.max()), 0, h)))
+
+    return np.asarray(level, np.float32), unlevel
 
 
 def _paper_only(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 from scipy import ndimage as ndi
 
-from drawing import DIGITS, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, dashed, dotted, photo_of_paper, render
+from drawing import DIGITS, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, dashed, dotted, draw, layout, photo_of_paper, render
 from mnist_demo.preprocess import (
     MAX_PIXELS,
     MNIST_STROKE,
@@ -119,6 +119,51 @@ def test_colours_and_polarity(name, kwargs):
 def test_tilted_and_off_centre(angle, offset):
     img, boxes = render([1, 7, 4], pen=10, angle=angle, offset=offset, height=0.5)
     assert_found(img, boxes, tol=3)
+
+
+def turned(image: Image.Image, angle: float, corners) -> Image.Image:
+    """``image`` turned by ``angle`` degrees (anticlockwise) on a canvas grown to hold it."""
+    return image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=corners)
+
+
+@pytest.mark.parametrize("angle", [-35, -25, -12, 12, 25, 35])
+@pytest.mark.parametrize("corners", ["white", "transparent"])
+def test_a_sloped_row_is_levelled(angle, corners):
+    """A photo turned in an editor: the row slopes, every digit tilts with it, and the canvas
+    grows corners (transparent ones leave the white sheet under half the image at 25°+)."""
+    digits, size = [3, 8, 6, 2], (1000, 280)
+    img = turned(render(digits, size=size, pen=10, spacing=0.3)[0], angle,
+                 (255, 255, 255, 255) if corners == "white" else (0, 0, 0, 0))
+    truths = []  # each digit alone, turned the same way: where its ink really is
+    for strokes in layout(digits, size, spacing=0.3):
+        alone = Image.new("L", size, 0)
+        draw(alone, strokes, 10, 255)
+        truths.append(turned(alone, angle, 0).getbbox())
+    found = find_digits(img)
+    assert len(found) == len(digits), [d.box for d in found]
+    for d, truth in zip(found, truths):
+        centre = ((truth[0] + truth[2]) / 2, (truth[1] + truth[3]) / 2)
+        assert d.box[0] <= centre[0] <= d.box[2] and d.box[1] <= centre[1] <= d.box[3], (d.box, truth)
+        # The box goes round the digit as it lies in the image, and not much beyond.
+        assert d.box[0] <= truth[0] + 3 and d.box[1] <= truth[1] + 3 and d.box[2] >= truth[2] - 3 \
+            and d.box[3] >= truth[3] - 3, (d.box, truth)
+        assert (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) <= 2.2 * (truth[2] - truth[0]) * (truth[3] - truth[1])
+        assert_mnist_like(d.crop)
+
+
+def test_digits_of_different_sizes_on_one_line_are_not_levelled():
+    """A tall 7 and a smaller 3 stand on one line: their centres slope, their bottoms don't,
+    so the row is read as it is and the boxes stay tight."""
+    canvas = Image.new("RGBA", (700, 300), (255, 255, 255, 255))
+    big, big_box = render([7], size=(250, 260), pen=10, height=0.9)
+    small, small_box = render([3], size=(250, 260), pen=9, height=0.6)
+    canvas.alpha_composite(big, (100, 20))
+    canvas.alpha_composite(small, (300, 20 + big_box[0][3] - small_box[0][3]))  # bottoms level
+    found = find_digits(canvas)
+    assert len(found) == 2
+    ink_boxes = [Image.fromarray(np.asarray(canvas)[:, a:b, 0] < 128).getbbox() for a, b in ((0, 330), (330, 700))]
+    for d, (x0, y0, x1, y1), left in zip(found, ink_boxes, (0, 330)):
+        assert np.abs(np.subtract(d.box, (x0 + left, y0, x1 + left, y1))).max() <= 3, (d.box, (x0 + left, y0, x1 + left, y1))
 
 
 @pytest.mark.parametrize("name, glyphs", [
