@@ -329,17 +329,67 @@ def find_digits(image) -> list[Digit]:
     if factor > 1:
         px = _shrink(px, factor)
     planes = _flatten_alpha(px)
+    turn = _photo_slope(planes)
+    if turn:  # a turned photo: level it, so the sheet's edges and ruled lines are level too
+        planes, unturn = _level(planes, turn, [np.median(np.concatenate(_edges(p))) for p in planes])
     top, left = 0, 0
     sheet = _sheet(planes)
     if sheet is not None:  # a photo of a sheet on a desk: read the sheet alone
         top, bottom, left, right = sheet
         planes = [p[top:bottom, left:right] for p in planes]
     digits = _find_in_ink(_ink(planes))
-    if factor == 1 and sheet is None:
+    if factor == 1 and sheet is None and not turn:
         return digits
     # Boxes back in input pixels.
-    return [Digit(box=((d.box[0] + left) * factor, (d.box[1] + top) * factor, min((d.box[2] + left) * factor, width),
-                       min((d.box[3] + top) * factor, height)), crop=d.crop) for d in digits]
+    boxes = [(d.box[0] + left, d.box[1] + top, d.box[2] + left, d.box[3] + top) for d in digits]
+    if turn:
+        boxes = [unturn(box) for box in boxes]
+    return [Digit(box=(b[0] * factor, b[1] * factor, min(b[2] * factor, width), min(b[3] * factor, height)),
+                  crop=d.crop) for b, d in zip(boxes, digits)]
+
+
+# A photo is levelled when it holds a straight line sloped by this much or more (a ruled
+# line, the edge of the sheet); lines within ±2° _rules finds as they are.
+_TURNED_FROM = 2.0
+
+
+def _photo_slope(planes: list[np.ndarray]) -> float:
+    """The slope in degrees (clockwise, y down) of a turned photo of paper, else 0.
+
+    A photo is turned when its longest straight edge within ±40° of level — a ruled line or
+    the edge of the sheet against the desk — is sloped: edge pixels are projected across
+    each slope in half-degree steps; the fullest bin must hold one unbroken run a third of
+    the image's width long. Drawings have no such line (a wide 7's bar is the most they have, and
+    levelling that does no harm).
+    """
+    h, w = planes[0].shape
+    k = max(1, math.ceil(max(h, w) / _WORK_SIDE))
+    lum = sum(_reduce(p, k) if k > 1 else p for p in planes) / len(planes)
+    if min(lum.shape) < 32:
+        return 0.0
+    edge = np.hypot(ndi.sobel(lum, 0), ndi.sobel(lum, 1)) > 0.6  # a step of 0.15 or more
+    ys, xs = np.nonzero(edge)
+    if len(ys) < 0.35 * lum.shape[1]:
+        return 0.0
+    best, best_count, best_on = 0.0, 0, None
+    for slope in sorted(np.arange(-40, 40.25, 0.5), key=abs):  # a tie goes to the smaller slope
+        rad = math.radians(slope)
+        across = np.rint(ys * math.cos(rad) - xs * math.sin(rad)).astype(np.intp)
+        across -= across.min()
+        counts = np.bincount(across)
+        pairs = counts[:-1] + counts[1:] if len(counts) > 1 else counts
+        if pairs.max() > best_count:
+            at = int(pairs.argmax())
+            best, best_count, best_on = float(slope), int(pairs.max()), (across == at) | (across == at + 1)
+    if best_on is None:
+        return 0.0
+    # A line, not the tops of a row of digits that happen to align: one run along the slope
+    # with gaps no wider than a stroke crossing it.
+    rad = math.radians(best)
+    along = np.unique(np.rint(xs[best_on] * math.cos(rad) + ys[best_on] * math.sin(rad)).astype(np.intp))
+    runs = np.split(along, np.flatnonzero(np.diff(along) > 4) + 1)
+    long_line = max(np.ptp(run) for run in runs) >= 0.35 * lum.shape[1]
+    return best if long_line and _TURNED_FROM <= abs(best) < 40 else 0.0
 
 
 def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
@@ -406,7 +456,7 @@ def _find_in_ink(ink: np.ndarray) -> list[Digit]:
     labels, boxes, keep, groups = _marks(mask)
     slope = _row_slope(boxes)
     if slope:  # segment and crop the row level; the boxes go back where they were after
-        ink, unlevel = _level(ink, slope)
+        (ink,), unlevel = _level([ink], slope)
         mask = ink > threshold
         labels, boxes, keep, groups = _marks(mask)
     # Digits in a row share a height; a flat digit next to taller ones isn't two digits.
@@ -471,28 +521,30 @@ def _row_slope(boxes: np.ndarray) -> float:
     return angles[0]
 
 
-def _level(ink: np.ndarray, slope: float):
-    """Rotate ``ink`` so that a row sloped by ``slope`` degrees lies level (canvas grown to
-    hold it all). Returns the levelled ink and a function that maps a box (x0, y0, x1, y1)
-    in the levelled image to the box around it in ``ink``."""
-    h, w = ink.shape
+def _level(planes: list[np.ndarray], slope: float, fills=None):
+    """Rotate ``planes`` so that a line sloped by ``slope`` degrees lies level (canvas grown to
+    hold it all, new corners filled with ``fills``, one per plane, default 0). Returns the
+    levelled planes and a function that maps a box (x0, y0, x1, y1) in the levelled image
+    to the box around it in the input."""
+    h, w = planes[0].shape
     cos, sin = math.cos(math.radians(slope)), math.sin(math.radians(slope))
     out_w, out_h = math.ceil(w * cos + h * abs(sin)), math.ceil(w * abs(sin) + h * cos)
     cx, cy, ox, oy = w / 2, h / 2, out_w / 2, out_h / 2
 
-    def to_input(x, y):  # a point of the levelled image in ``ink``'s pixels
+    def to_input(x, y):  # a point of the levelled image in the input's pixels
         return cos * (x - ox) - sin * (y - oy) + cx, sin * (x - ox) + cos * (y - oy) + cy
 
     coeffs = (cos, -sin, cx - cos * ox + sin * oy, sin, cos, cy - sin * ox - cos * oy)
-    level = Image.fromarray(np.ascontiguousarray(ink, np.float32), mode="F").transform(
-        (out_w, out_h), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
+    level = [np.asarray(Image.fromarray(np.ascontiguousarray(p, np.float32), mode="F").transform(
+        (out_w, out_h), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR, fillcolor=float(fill)), np.float32)
+        for p, fill in zip(planes, fills if fills is not None else [0.0] * len(planes))]
 
     def unlevel(box):
         xs, ys = to_input(np.array([box[0], box[2], box[0], box[2]]), np.array([box[1], box[1], box[3], box[3]]))
         return (int(np.clip(np.floor(xs.min()), 0, w)), int(np.clip(np.floor(ys.min()), 0, h)),
                 int(np.clip(np.ceil(xs.max()), 0, w)), int(np.clip(np.ceil(ys.max()), 0, h)))
 
-    return np.asarray(level, np.float32), unlevel
+    return level, unlevel
 
 
 def _paper_only(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """The whole drawing → digits path on varied drawings the tests render: pens from 3 to 30 px,
 tilts, whole pictures turned by 30°, transparent and white canvases, big and off-centre
 drawings, other hands (wobbly, slanted, narrow and wide strokes), printed digits, and photos
-of paper (ruled, or on a desk).
+of paper (ruled, or on a desk, level or turned).
 
 Each condition renders the ten digits as rows of three (tests/drawing.py's strokes, or
 Pillow's built-in font) and runs `predict`; the models must read nearly all of them. The
@@ -62,6 +62,11 @@ def drawings(condition: str):
             yield drawing.rotate(float(condition[6:]), expand=True), row  # transparent corners
         elif condition == "ruled_paper":  # lines as dark as the ink, the photo tilted by 1°
             yield photo_of_paper(render(row, size=(1000, 320), pen=7)[0], rules=0.16, tilt=1.0), row
+        elif condition == "crooked_photo":  # a phone held crooked: ruled lines and the sheet's edges slope
+            ruled = photo_of_paper(render(row, size=(1000, 320), pen=7)[0], rules=0.16)
+            yield Image.fromarray(ruled).rotate(5, Image.Resampling.BILINEAR, expand=True, fillcolor=(200, 194, 185)), row
+            on_desk = photo_of_paper(render(row, pen=9)[0], table=60)
+            yield Image.fromarray(on_desk).rotate(-12, Image.Resampling.BILINEAR, expand=True, fillcolor=(77, 56, 41)), row
         elif condition == "desk_photo":  # the sheet lies on a dark desk that shows around it
             yield photo_of_paper(render(row, pen=9)[0], table=50), row
             yield photo_of_paper(render(row, pen=9)[0], table=300), row  # mostly desk
@@ -86,7 +91,7 @@ def read_rate(condition: str, model: str) -> float:
 @pytest.mark.parametrize("condition, least", [
     ("pen3", 0.95), ("pen8", 0.95), ("pen16", 0.95), ("pen30", 0.95),
     ("tilt-12", 0.95), ("tilt12", 0.95), ("off_centre_small", 0.95), ("big_canvas", 0.95),
-    ("turned-30", 0.95), ("turned30", 0.95), ("other_hands", 0.9), ("printed", 0.95), ("ruled_paper", 0.95), ("desk_photo", 0.95),
+    ("turned-30", 0.95), ("turned30", 0.95), ("other_hands", 0.9), ("printed", 0.95), ("ruled_paper", 0.95), ("desk_photo", 0.95), ("crooked_photo", 0.95),
 ])
 @pytest.mark.parametrize("model", ["autoencoder", "lstm", "sequence"])
 def test_varied_drawings_are_read(condition, least, model):

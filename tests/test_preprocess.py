@@ -151,6 +151,27 @@ def test_a_sloped_row_is_levelled(angle, corners):
         assert_mnist_like(d.crop)
 
 
+@pytest.mark.parametrize("angle, kind", [(3, "ruled"), (-6, "ruled"), (10, "ruled"), (-4, "desk"), (15, "desk")])
+def test_a_turned_photo_is_levelled(angle, kind):
+    """A photo taken with the phone held crooked: ruled lines (as dark as the ink) or the desk's
+    edge slope across the whole picture; the sheet is levelled before its lines are set aside."""
+    digits, size = [5, 7, 2], (1000, 320)
+    drawing, _ = render(digits, size=size, pen=7)
+    table = 40 if kind == "desk" else 0
+    photo = photo_of_paper(drawing, rules=0.16 if kind == "ruled" else None, table=table)
+    corners = (205, 198, 188) if kind == "ruled" else (77, 56, 41)  # paper, or more desk
+    img = turned(Image.fromarray(photo), angle, corners)
+    found = find_digits(img)
+    assert len(found) == len(digits), [d.box for d in found]
+    for d, strokes in zip(found, layout(digits, size)):
+        alone = Image.new("L", (size[0] + 2 * table, size[1] + 2 * table), 0)
+        draw(alone, [[(x + table, y + table) for x, y in stroke] for stroke in strokes], 7, 255)
+        truth = turned(alone, angle, 0).getbbox()
+        centre = ((truth[0] + truth[2]) / 2, (truth[1] + truth[3]) / 2)
+        assert d.box[0] <= centre[0] <= d.box[2] and d.box[1] <= centre[1] <= d.box[3], (d.box, truth)
+        assert_mnist_like(d.crop)
+
+
 def test_digits_of_different_sizes_on_one_line_are_not_levelled():
     """A tall 7 and a smaller 3 stand on one line: their centres slope, their bottoms don't,
     so the row is read as it is and the boxes stay tight."""
