@@ -407,7 +407,8 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     if min(lum.shape) < 16:
         return None
     light = lum > _otsu(lum)
-    labels, n = ndi.label(light)
+    # Ruled lines cut a sheet into bands; bridged, the sheet is one region again.
+    labels, n = ndi.label(light | (ndi.binary_closing(light, np.ones((3, 1), bool)) & ~_edge_rows(light)))
     if n == 0:
         return None
     sizes = np.bincount(labels.ravel())[1:]
@@ -415,7 +416,8 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     ys, xs = ndi.find_objects(labels)[biggest - 1]
     box_area = (ys.stop - ys.start) * (xs.stop - xs.start)
     border = np.concatenate(_edges(labels))
-    holes = box_area - sizes[biggest - 1]  # the writing on the sheet (a bold white 1 on black has none)
+    # The writing on the sheet (a bold white 1 on black has none), lines and all.
+    holes = box_area - int((light[ys, xs] & (labels[ys, xs] == biggest)).sum())
     if (sizes[biggest - 1] < 0.1 * lum.size or holes > 0.2 * box_area or holes < 0.01 * box_area
             or (border == biggest).mean() > 0.1 or box_area > 0.9 * lum.size):
         return None
@@ -424,6 +426,13 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     inset_y, inset_x = (ys.stop - ys.start) // 50 + 1, (xs.stop - xs.start) // 50 + 1
     return ((ys.start + inset_y) * k, min((ys.stop - inset_y) * k, h),
             (xs.start + inset_x) * k, min((xs.stop - inset_x) * k, w))
+
+
+def _edge_rows(a: np.ndarray) -> np.ndarray:
+    """True on the first and last rows (a closing must not grow a region onto them)."""
+    out = np.zeros(a.shape, bool)
+    out[[0, -1]] = True
+    return out
 
 
 def _otsu(values: np.ndarray) -> float:
