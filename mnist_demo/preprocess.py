@@ -329,11 +329,13 @@ def find_digits(image) -> list[Digit]:
     if factor > 1:
         px = _shrink(px, factor)
     planes = _flatten_alpha(px)
-    turn = _photo_slope(planes)
+    lum, k = _small_luminance(planes)
+    turn = _photo_slope(lum)
     if turn:  # a turned photo: level it, so the sheet's edges and ruled lines are level too
         planes, unturn = _level(planes, turn, [np.median(np.concatenate(_edges(p))) for p in planes])
+        lum, k = _small_luminance(planes)
     top, left = 0, 0
-    sheet = _sheet(planes)
+    sheet = _sheet(lum, k, planes[0].shape)
     if sheet is not None:  # a photo of a sheet on a desk: read the sheet alone
         top, bottom, left, right = sheet
         planes = [p[top:bottom, left:right] for p in planes]
@@ -353,8 +355,15 @@ def find_digits(image) -> list[Digit]:
 _TURNED_FROM = 2.0
 
 
-def _photo_slope(planes: list[np.ndarray]) -> float:
-    """The slope in degrees (clockwise, y down) of a turned photo of paper, else 0.
+def _small_luminance(planes: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """The mean of the colour planes reduced by k to at most _WORK_SIDE a side, and k."""
+    k = max(1, math.ceil(max(planes[0].shape) / _WORK_SIDE))
+    return sum(_reduce(p, k) if k > 1 else p for p in planes) / len(planes), k
+
+
+def _photo_slope(lum: np.ndarray) -> float:
+    """The slope in degrees (clockwise, y down) of a turned photo of paper, else 0; ``lum``
+    is the photo's luminance from :func:`_small_luminance`.
 
     A photo is turned when its longest straight edge within ±40° of level — a ruled line or
     the edge of the sheet against the desk — is sloped: edge pixels are projected across
@@ -362,9 +371,6 @@ def _photo_slope(planes: list[np.ndarray]) -> float:
     the image's width long. Drawings have no such line (a wide 7's bar is the most they have, and
     levelling that does no harm).
     """
-    h, w = planes[0].shape
-    k = max(1, math.ceil(max(h, w) / _WORK_SIDE))
-    lum = sum(_reduce(p, k) if k > 1 else p for p in planes) / len(planes)
     if min(lum.shape) < 32:
         return 0.0
     edge = np.hypot(ndi.sobel(lum, 0), ndi.sobel(lum, 1)) > 0.6  # a step of 0.15 or more
@@ -392,23 +398,22 @@ def _photo_slope(planes: list[np.ndarray]) -> float:
     return best if long_line and _TURNED_FROM <= abs(best) < 40 else 0.0
 
 
-def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
+def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """Where a sheet of paper lies in a photo that shows a darker desk all around it:
     (top, bottom, left, right), a little inside the sheet's edge; None for anything else.
 
     The sheet is the largest light region: it must fill its bounding box but for the writing
     on it (a rectangle with marks, not a digit drawn in light ink), keep off the image's
     border, and be much lighter than the rest. Without this, a desk that fills most of the
-    photo passes for the background.
+    photo passes for the background. ``lum`` and ``k`` are from :func:`_small_luminance`,
+    ``shape`` is the full-size image's.
     """
-    h, w = planes[0].shape
-    k = max(1, math.ceil(max(h, w) / _WORK_SIDE))
-    lum = sum(_reduce(p, k) if k > 1 else p for p in planes) / len(planes)
+    h, w = shape
     if min(lum.shape) < 16:
         return None
     light = lum > _otsu(lum)
     # Ruled lines cut a sheet into bands; bridged, the sheet is one region again.
-    labels, n = ndi.label(light | (ndi.binary_closing(light, np.ones((3, 1), bool)) & ~_edge_rows(light)))
+    labels, n = ndi.label(light | ndi.binary_closing(light, np.ones((3, 1), bool)))
     if n == 0:
         return None
     sizes = np.bincount(labels.ravel())[1:]
@@ -426,13 +431,6 @@ def _sheet(planes: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     inset_y, inset_x = (ys.stop - ys.start) // 50 + 1, (xs.stop - xs.start) // 50 + 1
     return ((ys.start + inset_y) * k, min((ys.stop - inset_y) * k, h),
             (xs.start + inset_x) * k, min((xs.stop - inset_x) * k, w))
-
-
-def _edge_rows(a: np.ndarray) -> np.ndarray:
-    """True on the first and last rows (a closing must not grow a region onto them)."""
-    out = np.zeros(a.shape, bool)
-    out[[0, -1]] = True
-    return out
 
 
 def _otsu(values: np.ndarray) -> float:
