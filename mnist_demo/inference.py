@@ -120,6 +120,14 @@ def _autoencoder(model, crops: torch.Tensor):
 _RECONSTRUCTION_WEIGHT = 50.0
 
 
+def one_digit_evidence(model, crops: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The autoencoder's evidence that each crop (n, 28, 28) is one digit: its classifier's
+    calibrated top probability and its reconstruction error (MSE), each (n,)."""
+    images = compose.compose_digits(torch.from_numpy(crops.astype(np.float32)))
+    recon, logits, _ = model(images)
+    return _confidences(model, logits).max(-1).values, ((recon - images) ** 2).mean(dim=(1, 2, 3))
+
+
 def _reader(model):
     """find_digits' reader: how well each crop reads as one digit, by the autoencoder.
 
@@ -132,11 +140,8 @@ def _reader(model):
 
     @torch.inference_mode()
     def read(crops: np.ndarray) -> np.ndarray:
-        images = compose.compose_digits(torch.from_numpy(crops.astype(np.float32)))
-        recon, logits, _ = model(images)
-        confidence = _confidences(model, logits).max(-1).values
-        mse = ((recon - images) ** 2).mean(dim=(1, 2, 3))
-        return (confidence.clamp_min(1e-9).log() - _RECONSTRUCTION_WEIGHT * mse).numpy()
+        top, mse = one_digit_evidence(model, crops)
+        return (top.clamp_min(1e-9).log() - _RECONSTRUCTION_WEIGHT * mse).numpy()
 
     return read
 

@@ -812,15 +812,14 @@ def _split(labels: np.ndarray, boxes: np.ndarray, labs: np.ndarray, row_height: 
 _CUT_CANDIDATES = 10
 # How much better (summed reader score) a reader-chosen cut must be than the width
 # heuristic's to replace it. Rows of MNIST test digits read with the right count, by
-# width alone / at 1.0 / at 1.5 (python -m train.touching_study): touching 48 / 87 / 76 %,
-# 1 px into each other 38 / 83 / 77 %, 2 px apart 98.7 / 98.0 / 99.3 % (one row in 150
-# either way: on another 150 separate rows 1.0 gave 100 % against 98.7 % by width).
+# width alone / at 1.0 / at 1.5 (python -m train.touching_study, with this constant
+# edited): touching 48 / 87 / 76 %, 1 px into each other 38 / 83 / 77 %, 2 px apart
+# 98.7 / 98.0 / 99.3 %.
 _CUT_MARGIN = 1.0
 # What reading a whole mark wider than 1.5 digits as one digit costs: such a mark is
-# more often touching digits than one wide digit. At 2.0 the touching rows of the
-# tests read as well as without that option, and 27 of 40 single digits stretched 1.6-3
-# times as wide are read as one (21 by width alone); at 1.0, more wide digits but 2-6 %
-# fewer touching rows read with the right count.
+# more often touching digits than one wide digit. At 2.0 the touching rows of the study
+# read as well as without that option, and 17 of 30 single digits stretched to 1.5-2.1
+# times as wide as tall are read as one (11 by width alone; tests/test_touching.py).
 _WIDE_COST = 2.0
 
 
@@ -886,9 +885,9 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
     segments = dict(zip(as_cut, (part for part, _ in found)))
     crops = {}
     for a, b in sorted(spans - set(as_cut)):
-        found = segment(a, b, (a, b) == (0, w))
-        if found is not None:
-            segments[a, b], crops[a, b] = found
+        cut = segment(a, b, (a, b) == (0, w))
+        if cut is not None:
+            segments[a, b], crops[a, b] = cut
     if crops:
         score.update(zip(crops, reader(np.stack(list(crops.values())))))
     best = {0: (0.0, [])}

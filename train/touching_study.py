@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from scipy import ndimage as ndi
 
-from mnist_demo import compose, data, inference
+from mnist_demo import data, inference
 from mnist_demo.preprocess import find_digits, mnist_crop
 
 SCALE = 6  # MNIST's 28 px rows drawn 168 px tall
@@ -86,10 +86,7 @@ def separation(pool: data.DigitPool, autoencoder, n: int) -> None:
             "two touching as one": [crop(image) for image, _ in rows(pool, n, 1, seed=4, count=2)]}
     print(f"\n{'crop':20} {'top probability p5':>19} {'p50':>6} {'MSE p5':>7} {'p50':>7} {'p95':>7} {'p99':>7}")
     for name, crops in sets.items():
-        images = compose.compose_digits(torch.from_numpy(np.stack(crops)))
-        recon, logits, _ = autoencoder(images)
-        top = inference._confidences(autoencoder, logits).max(-1).values.numpy()
-        mse = ((recon - images) ** 2).mean(dim=(1, 2, 3)).numpy()
+        top, mse = (t.numpy() for t in inference.one_digit_evidence(autoencoder, np.stack(crops)))
         print(f"{name:20} {np.percentile(top, 5):19.2f} {np.median(top):6.2f}",
               *(f"{np.percentile(mse, q):7.4f}" for q in (5, 50, 95, 99)))
 
