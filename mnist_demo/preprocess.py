@@ -924,8 +924,10 @@ def _digit(ink, mask, labels, box, labs, cols) -> Digit:
 # Straightening slanted rows (python -m train.tilt_study measures these choices).
 # The turns tried, in degrees anticlockwise, for rows that lean up to ~30° either way.
 _UPRIGHT_ANGLES = (-30, -20, -10, 10, 20, 30)
-# A turn is taken when it raises the row's summed reader score by more than this...
+# A turn is taken when it raises the row's summed reader score by more than this (a
+# digit alone by more than the second: on upright single MNIST digits it cost nothing)...
 _UPRIGHT_MARGIN = 0.7
+_UPRIGHT_MARGIN_ALONE = 0.5
 # ...counting at most this much gain per digit...
 _UPRIGHT_GAIN_CAP = 1.0
 # ...and in a row of several, only when it raises a second digit's score by this much:
@@ -940,12 +942,14 @@ def _upright(crops: list[np.ndarray], reader: Reader) -> list[np.ndarray]:
     People slant all the digits of a row alike, and models trained on MNIST misread
     digits that lean beyond ~20° (a flagged 1 leaning forward is a 7, a 6 a 5), so the
     row's crops are turned by each of ``_UPRIGHT_ANGLES`` and the one turn that raises the
-    summed score most, by more than ``_UPRIGHT_MARGIN``, is applied to every digit.
+    summed score most, by more than ``_UPRIGHT_MARGIN`` (``_UPRIGHT_MARGIN_ALONE`` for a
+    digit alone), is applied to every digit.
     """
     # Scores are at most 0, so a crop that scores -x can gain about x at most: a row that
     # reads well as drawn could not pass the bars below, and is left without a search.
+    margin = _UPRIGHT_MARGIN if len(crops) > 1 else _UPRIGHT_MARGIN_ALONE
     room = np.minimum(-reader(np.stack(crops)), _UPRIGHT_GAIN_CAP)
-    if room.sum() <= _UPRIGHT_MARGIN or (len(crops) > 1 and np.sort(room)[-2] <= _UPRIGHT_SECOND_GAIN):
+    if room.sum() <= margin or (len(crops) > 1 and np.sort(room)[-2] <= _UPRIGHT_SECOND_GAIN):
         return crops
     # Turned and untouched alike go through _turned, so that its resampling favours neither.
     turned = np.stack([_turned(crop, angle) for angle in (0, *_UPRIGHT_ANGLES) for crop in crops])
@@ -955,7 +959,7 @@ def _upright(crops: list[np.ndarray], reader: Reader) -> list[np.ndarray]:
     if len(crops) > 1:
         total[np.sort(gains, axis=1)[:, -2] <= _UPRIGHT_SECOND_GAIN] = -np.inf
     best = int(total.argmax())
-    if total[best] <= _UPRIGHT_MARGIN:
+    if total[best] <= margin:
         return crops
     return list(turned[(best + 1) * len(crops):(best + 2) * len(crops)])
 
