@@ -39,13 +39,25 @@ def turned(pool: data.DigitPool, angle: float) -> data.DigitPool:
 
 
 @torch.inference_mode()
-def read(image, reader, triplet, upright: bool) -> tuple[list[int], bool]:
-    """The LSTM's labels for the digits ``find_digits`` finds, and whether any crop was turned."""
-    digits = find_digits(image, reader, upright=upright)
-    crops = np.stack([d.crop for d in digits]).astype(np.float32)
-    turned_any = upright and not np.array_equal(
-        crops, np.stack([d.crop for d in find_digits(image, reader, upright=False)]))
-    return inference._triplet(triplet, torch.from_numpy(crops))[1]["labels"], turned_any
+def read(image, reader, triplet, upright: bool) -> tuple[list[int], np.ndarray]:
+    """The LSTM's labels for the digits ``find_digits`` finds, and their crops."""
+    crops = np.stack([d.crop for d in find_digits(image, reader, upright=upright)]).astype(np.float32)
+    return inference._triplet(triplet, torch.from_numpy(crops))[1]["labels"], crops
+
+
+def misread(items, reader, triplet) -> tuple[dict[bool, int], int]:
+    """Digits of the (image, digits) ``items`` read wrong as drawn (key False) and turned
+    upright (True) — a row found with the wrong count counts all its digits — and how
+    many rows were turned."""
+    wrong = {False: 0, True: 0}
+    rows_turned = 0
+    for image, digits in items:
+        found = {upright: read(image, reader, triplet, upright) for upright in (False, True)}
+        for upright, (labels, _) in found.items():
+            right = sum(a == b for a, b in zip(labels, digits)) if len(labels) == len(digits) else 0
+            wrong[upright] += len(digits) - right
+        rows_turned += not np.array_equal(found[False][1], found[True][1])
+    return wrong, rows_turned
 
 
 def main(argv=None) -> None:
@@ -65,14 +77,7 @@ def main(argv=None) -> None:
         for count in (3, 1):
             # Seeds apart from those the constants in preprocess were chosen on (11, 12, 1..49).
             items = list(rows(tilted, args.rows, -2, seed=100 + int(angle) + count, count=count))
-            wrong = {False: 0, True: 0}
-            rows_turned = 0
-            for image, digits in items:
-                for upright in (False, True):
-                    labels, turned_any = read(image, reader, loaded["triplet"], upright)
-                    right = sum(a == b for a, b in zip(labels, digits)) if len(labels) == len(digits) else 0
-                    wrong[upright] += len(digits) - right
-                    rows_turned += turned_any
+            wrong, rows_turned = misread(items, reader, loaded["triplet"])
             total = count * len(items)
             print(f"{angle:12.0f}° {count:5d} {total:7d} {wrong[False]:6d} ({wrong[False] / total:5.1%})"
                   f" {wrong[True]:12d} ({wrong[True] / total:5.1%}) {rows_turned:12d}")
