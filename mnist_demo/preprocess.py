@@ -402,15 +402,32 @@ def _photo_slope(lum: np.ndarray) -> float:
         if pairs.max() > best_count:
             at = int(pairs.argmax())
             best, best_count, best_on = float(slope), int(pairs.max()), (across == at) | (across == at + 1)
-    if best_on is None:
+    if best_on is None or not _TURNED_FROM <= abs(best) < 40:
         return 0.0
-    # A line, not the tops of a row of digits that happen to align: one run along the slope
-    # with gaps no wider than a stroke crossing it.
+    # Lines, not the tops of a row of digits that happen to align: along the slope, one
+    # unbroken run (gaps no wider than a stroke crossing it)...
     rad = math.radians(best)
-    along = np.unique(np.rint(xs[best_on] * math.cos(rad) + ys[best_on] * math.sin(rad)).astype(np.intp))
-    runs = np.split(along, np.flatnonzero(np.diff(along) > 4) + 1)
-    long_line = max(np.ptp(run) for run in runs) >= 0.35 * lum.shape[1]
-    return best if long_line and _TURNED_FROM <= abs(best) < 40 else 0.0
+    across = np.rint(ys * math.cos(rad) - xs * math.sin(rad)).astype(np.intp)
+    along = np.rint(xs * math.cos(rad) + ys * math.sin(rad)).astype(np.intp)
+
+    def long_line(on):
+        points = np.unique(along[on])
+        runs = np.split(points, np.flatnonzero(np.diff(points) > 4) + 1)
+        return max(np.ptp(run) for run in runs) >= 0.35 * lum.shape[1]
+
+    if not long_line(best_on):
+        return 0.0
+    # ...and a second one parallel to it, well apart: ruled lines come several to a sheet
+    # and a sheet on a desk shows two edges, while one straight stroke of a digit alone
+    # (a 2's diagonal in a small picture of one digit) must not turn the picture.
+    at = np.median(across[best_on])
+    far = np.abs(across - at) >= 0.3 * lum.shape[0]
+    counts = np.bincount(across[far] - across.min(), minlength=np.ptp(across) + 2)
+    for bin_ in np.flatnonzero(counts[:-1] + counts[1:] >= 0.35 * lum.shape[1]):
+        value = bin_ + across.min()
+        if long_line(far & ((across == value) | (across == value + 1))):
+            return best
+    return 0.0
 
 
 def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:

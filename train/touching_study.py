@@ -1,11 +1,13 @@
 """How well rows of touching digits are read: cut by width alone, and cut by reading.
 
-    python -m train.touching_study             # ~2 minutes on a 2-core CPU
+    python -m train.touching_study             # ~3 minutes on a 2-core CPU
     python -m train.touching_study --rows 40   # a quick look
 
 Builds rows of three MNIST test digits, each cropped to its ink and drawn 168 px tall (as
 on the app's canvas), set 1 px (at 28 px scale) into each other, just touching, or 2 px
-apart; the touching sets keep only rows in which at least two digits' ink really touches.
+apart; rows of two digits touching (a mark alone, as a two-digit number drawn in one go);
+and single digits. The touching sets keep only rows in which at least two digits' ink
+really touches.
 Each row is segmented by ``find_digits`` twice — without a reader (the width of the marks
 alone decides the cuts) and with the shipped autoencoder as reader, as ``predict`` does —
 and the triplet model's LSTM reads the crops. Prints, per set, the share of rows found with
@@ -28,7 +30,10 @@ from mnist_demo import data, inference
 from mnist_demo.preprocess import find_digits, mnist_crop
 
 SCALE = 6  # MNIST's 28 px rows drawn 168 px tall
-SETS = {"1 px into each other": (1, 0), "just touching": (0, 1), "2 px apart": (-2, 2)}
+# name: (digits in the row, overlap at 28 px scale, seed)
+SETS = {"three, 1 px into each other": (3, 1, 0), "three, just touching": (3, 0, 1),
+        "three, 2 px apart": (3, -2, 2), "two, 1 px into each other": (2, 1, 6),
+        "two, just touching": (2, 0, 7), "one digit": (1, -2, 8)}
 
 
 def mnist_row(pool: data.DigitPool, picks, overlap: int) -> Image.Image:
@@ -102,16 +107,16 @@ def main(argv=None) -> None:
     pool = data.mnist_pool("test", args.data_dir)
     loaded = inference.load_models(args.weights_dir)
     readers = {"width alone": None, "with reader": inference._reader(loaded["autoencoder"])}
-    print(f"{'rows of three':24} {'cut':12} {'count right':>12} {'digits right':>13}")
-    for name, (overlap, seed) in SETS.items():
-        items = list(rows(pool, args.rows, overlap, seed))
+    print(f"{'row':28} {'cut':12} {'count right':>12} {'digits right':>13}")
+    for name, (count, overlap, seed) in SETS.items():
+        items = list(rows(pool, args.rows, overlap, seed, count))
         for how, reader in readers.items():
             counted = right = 0
             for image, digits in items:
                 labels = read(image, reader, loaded["triplet"])
                 counted += len(labels) == len(digits)
                 right += sum(a == b for a, b in zip(labels, digits)) if len(labels) == len(digits) else 0
-            print(f"{name:24} {how:12} {counted / len(items):12.1%} {right / (3 * len(items)):13.1%}")
+            print(f"{name:28} {how:12} {counted / len(items):12.1%} {right / (count * len(items)):13.1%}")
     separation(pool, loaded["autoencoder"], args.separation)
 
 
