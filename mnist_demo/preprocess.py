@@ -505,7 +505,8 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
     for i, g in enumerate(groups):
         cut = _split(labels, boxes[g], keep[g] + 1, row_height, np.delete(widths, i))
         if reader is not None:
-            cut = _read_apart(ink, mask, labels, boxes[g], keep[g] + 1, row_height, cut, reader)
+            cut = _read_apart(ink, mask, labels, boxes[g], keep[g] + 1, row_height, cut, reader,
+                              alone=len(groups) == 1)
         parts += cut
     if len(parts) > MAX_MARKS:
         raise ValueError(f"too many marks ({len(parts)}) — draw up to {MAX_MARKS} digits")
@@ -844,17 +845,32 @@ _CUT_MARGIN = 1.0
 # read as well as without that option, and 17 of 30 single digits stretched to 1.5-2.1
 # times as wide as tall are read as one (11 by width alone; tests/test_touching.py).
 _WIDE_COST = 2.0
+# A mark alone has no neighbours to say how wide a digit is, so there the width cut is no
+# default: the whole mark is, and a cut replaces it when it scores _ALONE_MARGIN better,
+# every digit read (the whole mark too) paying _ALONE_WIDTH_COST per row height it is wider
+# than _ALONE_DIGIT_WIDTH (the whole mark earns as much back for being narrower). Chosen on
+# rows of MNIST test digits and the test glyphs (docs/models.md, "A mark alone"): two
+# digits run together, alone, read with the right count 84-87 -> 92-93 %, glyph pairs
+# 37 -> 49 of 56, upright single digits cut no more often (28 px MNIST images to large
+# drawings; some leaning back 20° are). A margin of 1.0 cut fewer pairs apart; a cost per
+# digit (0.3) instead of a margin cut more single MNIST digits.
+_ALONE_MARGIN = 0.7
+_ALONE_WIDTH_COST = 2.0
+_ALONE_DIGIT_WIDTH = 0.9
 
 
-def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reader) -> list:
+def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reader,
+                alone: bool = False) -> list:
     """Cut a mark into the digits ``reader`` reads best; ``parts`` is the cut by width alone.
 
     Candidate cuts are the columns where the ink's vertical span dips (where touching
     digits meet), plus the width cut's own; every run of columns between two candidates
     is read as one digit (runs much shorter than the row, pieces of a stroke, are not
-    digits), and the cut chosen maximises the parts' summed reader scores. It replaces the
-    width cut only when it scores ``_CUT_MARGIN`` better; reading a mark wider than 1.5
-    digits as one costs ``_WIDE_COST``.
+    digits), and the cut chosen maximises the parts' summed reader scores less their costs.
+    In a row, it replaces the width cut only when it scores ``_CUT_MARGIN`` better, and
+    reading a mark wider than 1.5 digits as one costs ``_WIDE_COST``. A mark ``alone`` is
+    kept whole unless a cut scores ``_ALONE_MARGIN`` better, each digit read paying
+    ``_ALONE_WIDTH_COST`` per row height it is wider than ``_ALONE_DIGIT_WIDTH``.
     """
     y0, x0 = boxes[:, :2].min(axis=0)
     y1, x1 = boxes[:, 2:].max(axis=0)
@@ -890,18 +906,31 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
         part = ((y0 + rows[0], x0 + a, y0 + rows[-1] + 1, x0 + b), labs, (x0 + a, x0 + b))
         return part, _digit(ink, mask, labels, *part).crop
 
-    def wide_cost(a, b):
-        return _WIDE_COST if (a, b) == (0, w) and w > 1.5 * ref else 0.0
+    if alone:
+        as_cut = [(0, w)]
 
-    # The width cut's reading first: scores are at most 0, so when it scores at least
-    # -_CUT_MARGIN no other cut can beat it by the margin (most single digits stop here).
+        def cost(a, b):
+            over = (b - a) / ref - _ALONE_DIGIT_WIDTH
+            return _ALONE_WIDTH_COST * (over if (a, b) == (0, w) else max(0.0, over))
+
+        margin = _ALONE_MARGIN
+    else:
+        def cost(a, b):
+            return _WIDE_COST if (a, b) == (0, w) and w > 1.5 * ref else 0.0
+
+        margin = _CUT_MARGIN
+
+    # The default reading first (the width cut; alone, the whole mark): scores are at most
+    # 0 and costs at least 0 but for the whole mark, which is not another cut, so when it
+    # scores at least -margin no other cut can beat it (most single digits stop here).
     found = [segment(a, b, True) for a, b in as_cut]
     if any(f is None for f in found):
         return parts
+    default = [found[0][0]] if alone else parts
     score = dict(zip(as_cut, reader(np.stack([crop for _, crop in found]))))
-    as_is = sum(score[a, b] - wide_cost(a, b) for a, b in as_cut)
-    if as_is >= -_CUT_MARGIN:
-        return parts
+    as_is = sum(score[a, b] - cost(a, b) for a, b in as_cut)
+    if as_is >= -margin:
+        return default
     # Runs of columns up to 1.5 digits wide, and the whole mark (one wide digit).
     nodes = sorted({*width_cuts, *chosen})
     spans = {(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:] if b - a <= 1.5 * ref} | {(0, w)}
@@ -916,10 +945,10 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
     best = {0: (0.0, [])}
     for a, b in sorted(segments, key=lambda ab: ab[1]):
         if a in best:
-            total = best[a][0] + score[a, b] - wide_cost(a, b)
+            total = best[a][0] + score[a, b] - cost(a, b)
             if b not in best or total > best[b][0]:
                 best[b] = (total, best[a][1] + [segments[a, b]])
-    return best[w][1] if best[w][0] > as_is + _CUT_MARGIN else parts
+    return best[w][1] if best[w][0] > as_is + margin else default
 
 
 def _digit(ink, mask, labels, box, labs, cols) -> Digit:

@@ -35,16 +35,17 @@ def rates(rows) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("count, overlap, seed, least_count, least_digits", [
-    # Rows of three, measured on the study's 150 rows each: 0.91 / 0.90 (1 px into each
+    # Rows of three, measured on the study's 150 rows each: 0.91 / 0.91 (1 px into each
     # other) and 0.93 / 0.91 (just touching), by width alone counts of 0.41 and 0.51; on
-    # these first 60 rows 0.92 / 0.90 and 0.93 / 0.91.
+    # these first 60 rows 0.90 / 0.89 and 0.93 / 0.91.
     (3, 1, 0, 0.85, 0.83),
     (3, 0, 1, 0.86, 0.84),
-    # Two digits run together, alone: 0.84 / 0.83 and 0.87 / 0.87 on the study's rows,
-    # 0.87 / 0.86 and 0.87 / 0.87 on these (0.65 and 0.63 while one stroke could turn
-    # the picture as if it were a crooked photo).
-    (2, 1, 6, 0.80, 0.78),
-    (2, 0, 7, 0.80, 0.80),
+    # Two digits run together, alone: 0.93 / 0.92 and 0.92 / 0.92 on the study's rows,
+    # 0.92 / 0.92 and 0.95 / 0.95 on these (0.87 / 0.86 and 0.87 / 0.87 with a width cut as
+    # the default for a mark alone; 0.65 and 0.63 while one stroke could turn the picture
+    # as if it were a crooked photo).
+    (2, 1, 6, 0.86, 0.86),
+    (2, 0, 7, 0.88, 0.88),
 ])
 def test_touching_mnist_digits_are_cut_apart(mnist_test, count, overlap, seed, least_count, least_digits):
     rows = list(touching_study.rows(mnist_test, 60, overlap, seed, count))
@@ -58,7 +59,7 @@ def test_separate_mnist_digits_are_not_cut(mnist_test):
 
 
 def test_touching_glyph_rows_are_read():
-    """The test glyphs drawn with no gap and with a slight overlap: 22 of 28 rows read with
+    """The test glyphs drawn with no gap and with a slight overlap: 21 of 28 rows read with
     the right count (20 by width alone)."""
     from test_drawings import ROWS
 
@@ -67,6 +68,20 @@ def test_touching_glyph_rows_are_read():
     assert sum(blobs(image) < 3 for image, _ in rows) >= 20  # most really touch
     counted, digits = rates(rows)
     assert counted >= 0.75 and digits >= 0.75, (counted, digits)
+
+
+def test_touching_glyph_pairs_are_read():
+    """Two test glyphs, no gap or a slight overlap: a mark alone is cut when its parts read
+    better by a margin, the whole paying for its width. 49 of 56 read with the right count
+    (37 with the width cut as the default for a mark alone)."""
+    from test_drawings import ROWS
+
+    pairs = [row[i:i + 2] for row in ROWS for i in (0, 1)]
+    rows = [(render(pair, size=(560, 280), pen=pen, spacing=spacing)[0], pair)
+            for spacing in (0.0, -0.03) for pen in (8, 14) for pair in pairs]
+    assert sum(blobs(image) < 2 for image, _ in rows) >= 24  # these really touch
+    counted, digits = rates(rows)
+    assert counted >= 0.8 and digits >= 0.8, (counted, digits)
 
 
 def wide(digit: int, stretch: float) -> Image.Image:
@@ -81,7 +96,7 @@ def test_one_wide_digit_is_not_cut(digit, stretch):
 
 
 def test_very_wide_digits_are_cut_no_more_than_by_width_alone():
-    """Digits 1.5-2.1 times as wide as tall: the reader keeps more of them whole (17 of 30
+    """Digits 1.5-2.1 times as wide as tall: the reader keeps more of them whole (29 of 30
     measured, 11 by width alone), and never cuts one that width alone keeps whole."""
     reader = _reader(load_models()["autoencoder"])
     whole = 0
@@ -91,7 +106,7 @@ def test_very_wide_digits_are_cut_no_more_than_by_width_alone():
             by_width, read = len(find_digits(image)), len(find_digits(image, reader))
             assert read <= by_width, (digit, stretch)
             whole += read == 1
-    assert whole >= 15
+    assert whole >= 25
 
 
 def test_one_blob_of_three_digits_is_cut_by_the_reader():

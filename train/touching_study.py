@@ -1,6 +1,6 @@
 """How well rows of touching digits are read: cut by width alone, and cut by reading.
 
-    python -m train.touching_study             # ~3 minutes on a 2-core CPU
+    python -m train.touching_study             # ~1 minute on a 2-core CPU
     python -m train.touching_study --rows 40   # a quick look
 
 Builds rows of three MNIST test digits, each cropped to its ink and drawn 168 px tall (as
