@@ -913,23 +913,24 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
             over = (b - a) / ref - _ALONE_DIGIT_WIDTH
             return _ALONE_WIDTH_COST * (over if (a, b) == (0, w) else max(0.0, over))
 
-        margin = _ALONE_MARGIN
+        by = _ALONE_MARGIN
     else:
         def cost(a, b):
             return _WIDE_COST if (a, b) == (0, w) and w > 1.5 * ref else 0.0
 
-        margin = _CUT_MARGIN
+        by = _CUT_MARGIN
 
-    # The default reading first (the width cut; alone, the whole mark): scores are at most
-    # 0 and costs at least 0 but for the whole mark, which is not another cut, so when it
-    # scores at least -margin no other cut can beat it (most single digits stop here).
+    # The default reading first (the width cut; alone, the whole mark). Any other reading
+    # totals at most 0 (reader scores are at most 0, and what it pays at least 0), so when
+    # the default totals at least -by nothing can beat it by ``by``: most single digits
+    # stop here.
     found = [segment(a, b, True) for a, b in as_cut]
     if any(f is None for f in found):
         return parts
     default = [found[0][0]] if alone else parts
     score = dict(zip(as_cut, reader(np.stack([crop for _, crop in found]))))
     as_is = sum(score[a, b] - cost(a, b) for a, b in as_cut)
-    if as_is >= -margin:
+    if as_is >= -by:
         return default
     # Runs of columns up to 1.5 digits wide, and the whole mark (one wide digit).
     nodes = sorted({*width_cuts, *chosen})
@@ -948,7 +949,7 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
             total = best[a][0] + score[a, b] - cost(a, b)
             if b not in best or total > best[b][0]:
                 best[b] = (total, best[a][1] + [segments[a, b]])
-    return best[w][1] if best[w][0] > as_is + margin else default
+    return best[w][1] if best[w][0] > as_is + by else default
 
 
 def _digit(ink, mask, labels, box, labs, cols) -> Digit:
