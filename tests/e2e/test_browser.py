@@ -65,14 +65,15 @@ def thinned(stroke, gap: float = MIN_GAP) -> list[tuple[float, float]]:
     return kept + [stroke[-1]] if len(stroke) > 1 else kept
 
 
-def draw_digits(page, digits, angle: float = 0.0) -> int:
+def draw_digits(page, digits, angle: float = 0.0, spacing: float = 0.35) -> int:
     """Draw `digits` (ints, see tests/drawing.py; each leaning `angle` degrees, top to the
-    right) as mouse strokes on the Sketchpad; returns the mouse moves."""
+    right, `spacing` digit heights apart) as mouse strokes on the Sketchpad; returns the
+    mouse moves."""
     import app
 
     to_page, _ = surface(page)
     moves = 0
-    for strokes in drawing.layout(digits, size=app.CANVAS, height=0.7, spacing=0.35, angle=angle):
+    for strokes in drawing.layout(digits, size=app.CANVAS, height=0.7, spacing=spacing, angle=angle):
         for stroke in strokes:
             points = thinned(stroke)
             page.mouse.move(*to_page(*points[0]))
@@ -180,6 +181,17 @@ def test_a_leaning_row_is_read_upright(page, tmp_path):
     expect_status(page, "Found 3 digits")
     expect_panels(page, {"triplet": "1 5 7", "sequence-text": "157", "sum-exact": "13", "autoencoder": "1 5 7"})
     page.screenshot(path=tmp_path / "leaning.png", full_page=True)
+
+
+def test_a_two_digit_number_drawn_in_one_go_is_read_as_two(page, tmp_path):
+    """3 and 0 drawn with the app's brush, running into each other: one mark alone, read as
+    two digits (docs/models.md, "Touching digits" and "A mark alone")."""
+    require_weights("triplet", "sequence", "digit_sum", "autoencoder")
+    select_brush(page)
+    draw_digits(page, [3, 0], spacing=-0.03)
+    expect_status(page, "Found 2 digits")
+    expect_panels(page, {"lstm": "3 0", "sequence-text": "30", "sum-exact": "3", "autoencoder": "3 0"})
+    page.screenshot(path=tmp_path / "touching_pair.png", full_page=True)
 
 
 def test_bad_upload_says_why_and_drawing_survives(page, tmp_path):
