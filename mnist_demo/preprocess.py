@@ -392,22 +392,21 @@ def _photo_slope(lum: np.ndarray) -> float:
     ys, xs = np.nonzero(edge)
     if len(ys) < 0.35 * lum.shape[1]:
         return 0.0
-    best, best_count, best_on = 0.0, 0, None
+    best, best_count, across, at = 0.0, 0, None, 0
     for slope in sorted(np.arange(-40, 40.25, 0.5), key=abs):  # a tie goes to the smaller slope
         rad = math.radians(slope)
-        across = np.rint(ys * math.cos(rad) - xs * math.sin(rad)).astype(np.intp)
-        across -= across.min()
-        counts = np.bincount(across)
+        here = np.rint(ys * math.cos(rad) - xs * math.sin(rad)).astype(np.intp)
+        here -= here.min()
+        counts = np.bincount(here)
         pairs = counts[:-1] + counts[1:] if len(counts) > 1 else counts
         if pairs.max() > best_count:
-            at = int(pairs.argmax())
-            best, best_count, best_on = float(slope), int(pairs.max()), (across == at) | (across == at + 1)
-    if best_on is None or not _TURNED_FROM <= abs(best) < 40:
+            best, best_count, across, at = float(slope), int(pairs.max()), here, int(pairs.argmax())
+    if across is None or not _TURNED_FROM <= abs(best) < 40:
         return 0.0
     # Lines, not the tops of a row of digits that happen to align: along the slope, one
     # unbroken run (gaps no wider than a stroke crossing it)...
     rad = math.radians(best)
-    across = np.rint(ys * math.cos(rad) - xs * math.sin(rad)).astype(np.intp)
+    best_on = (across == at) | (across == at + 1)
     along = np.rint(xs * math.cos(rad) + ys * math.sin(rad)).astype(np.intp)
 
     def long_line(on):
@@ -420,12 +419,10 @@ def _photo_slope(lum: np.ndarray) -> float:
     # ...and a second one parallel to it, well apart: ruled lines come several to a sheet
     # and a sheet on a desk shows two edges, while one straight stroke of a digit alone
     # (a 2's diagonal in a small picture of one digit) must not turn the picture.
-    at = np.median(across[best_on])
-    far = np.abs(across - at) >= 0.3 * lum.shape[0]
-    counts = np.bincount(across[far] - across.min(), minlength=np.ptp(across) + 2)
-    for bin_ in np.flatnonzero(counts[:-1] + counts[1:] >= 0.35 * lum.shape[1]):
-        value = bin_ + across.min()
-        if long_line(far & ((across == value) | (across == value + 1))):
+    far = np.abs(across - np.median(across[best_on])) >= 0.3 * lum.shape[0]
+    counts = np.bincount(across[far], minlength=across.max() + 2)
+    for other in np.flatnonzero(counts[:-1] + counts[1:] >= 0.35 * lum.shape[1]):
+        if long_line(far & ((across == other) | (across == other + 1))):
             return best
     return 0.0
 

@@ -173,7 +173,6 @@ def test_a_turned_photo_is_levelled(angle, kind):
         assert_mnist_like(d.crop)
 
 
-
 def test_a_picture_of_one_digit_is_not_taken_for_a_crooked_photo(mnist_test):
     """One MNIST digit on a 40x52 picture, as a small upload would be: a straight stroke of
     it (a 2's diagonal, a 7's bar) runs a third of the way across, as a crooked photo's ruled
@@ -187,6 +186,7 @@ def test_a_picture_of_one_digit_is_not_taken_for_a_crooked_photo(mnist_test):
         assert len(found) == 1, i
         turned_crops += np.corrcoef(found[0].crop.ravel(), mnist_test.images[i].numpy().ravel())[0, 1] < 0.8
     assert turned_crops <= 4  # 2 measured
+
 
 def test_digits_of_different_sizes_on_one_line_are_not_levelled():
     """A tall 7 and a smaller 3 stand on one line: their centres slope, their bottoms don't,
