@@ -4,8 +4,9 @@
 
 Inputs (fixed, built here): one MNIST test digit (28×28), a three-digit pen drawing on an
 840×280 transparent RGBA canvas (as the Sketchpad sends it), a four-digit 40×168 sum image
-uploaded as a PNG file, and a 3000×1000 photo-like JPEG (white paper, uneven lighting,
-noise, dark digits). For each: the whole ``predict()``, and inside it ``find_digits``
+uploaded as a PNG file, a 3000×1000 photo-like JPEG (white paper, uneven lighting, noise,
+dark digits) and a 1200×400 JPEG photo of digits on squared paper (`tests/drawing.py`'s
+`photo_of_paper`, grid lines as dark as the ink). For each: the whole ``predict()``, and inside it ``find_digits``
 (loading and segmentation), each model's stage as ``mnist_demo.inference`` runs it
 (composing its input, forward pass and read-out under ``torch.inference_mode()``) and the
 rest; each also as a multiple of the floor, one forward pass of the smallest digit CNN
@@ -78,11 +79,16 @@ def inputs(workdir: Path, data_dir=None) -> dict:
     Image.fromarray((sum_image.numpy() * 255).round().astype(np.uint8), "L").save(sum_path)
     photo_path = workdir / "photo_314.jpg"
     Image.fromarray(photo()).save(photo_path, quality=90)
+    squared_path = workdir / "squared_528.jpg"
+    squared = drawing.photo_of_paper(drawing.render([5, 2, 8], size=(1200, 400), pen=10)[0], grid=0.25,
+                                     grid_offset=(20, 30))
+    Image.fromarray(squared).save(squared_path, quality=90)
     return {
         "one digit 28×28 (array)": single,
         "three-digit drawing 840×280 RGBA": sketch,
         "four-digit sum 168×40 (PNG file)": str(sum_path),
         "photo 3000×1000 (JPEG file)": str(photo_path),
+        "squared paper 1200×400 (JPEG file)": str(squared_path),
     }
 
 

@@ -605,7 +605,8 @@ def _paper_only(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarr
         if frame is not None:
             dropped, mask = dropped | frame, mask & ~frame
     if dropped.any():
-        ink = np.where(ndi.binary_dilation(dropped, iterations=2), np.float32(0), ink)  # and their soft rim
+        # and their soft rim below the threshold; writing crossing a line keeps its ink there
+        ink = np.where(ndi.binary_dilation(dropped, iterations=2) & ~mask, np.float32(0), ink)
     return mask, ink
 
 
@@ -628,23 +629,18 @@ def _rules(mask: np.ndarray) -> np.ndarray:
             or not _sloped_rows(small).any():
         return none
     rules = _sloped_rows(mask)
-    rest = mask & ~rules
-    labels, _ = ndi.label(rest, structure=_EIGHT)
+    # Squared paper: straight lines from the top of the image to its bottom are its columns.
+    # They are left out of the writing's height, which the ruled rows must far exceed.
+    columns, n_columns = _columns(mask)
+    labels, _ = ndi.label(mask & ~rules & ~columns, structure=_EIGHT)
     tallest = max((s[0].stop - s[0].start for s in ndi.find_objects(labels)), default=0)
-    line_labels, _ = ndi.label(rules, structure=_EIGHT)
+    line_labels, _ = ndi.label(_bridged(rules, axis=1), structure=_EIGHT)
     lengths = [s[1].stop - s[1].start for s in ndi.find_objects(line_labels)]
-    rules = (np.array([0, *lengths]) >= 2.5 * max(tallest, 1))[line_labels]
+    rules &= (np.array([0, *lengths]) >= 2.5 * max(tallest, 1))[line_labels]
     if not rules.any():
         return rules
-    # Squared paper: with ruled lines found, three or more straight lines from the top of the
-    # image to its bottom are its columns (one alone could be a tall 1). Each must run the
-    # whole height by itself, so a stroke drawn beside a column is not taken with it.
-    column_labels, _ = ndi.label(_sloped_rows(mask.T, span=0.9).T, structure=_EIGHT)
-    heights = [s[0].stop - s[0].start for s in ndi.find_objects(column_labels)]
-    columns = np.array([0, *heights]) >= 0.9 * h
-    if columns.sum() >= 3:
-        rules |= columns[column_labels]
-    rules &= ~_crossing(mask & ~rules, 9 + w // 100)
+    # Three or more columns beside ruled rows (one alone could be a tall 1).
+    rules = _line_only(mask, rules, columns if n_columns >= 3 else np.zeros_like(mask))
     # A sloped line leaves the page through its top or bottom: what is left of it there is
     # a flat sliver along that edge.
     labels, _ = ndi.label(mask & ~rules, structure=_EIGHT)
@@ -689,36 +685,99 @@ def _sloped_rows(mask: np.ndarray, span: float = 0.0) -> np.ndarray:
     return on_line
 
 
-def _crossing(rest: np.ndarray, gap: int) -> np.ndarray:
-    """Where writing lies on both sides of a removed band, vertically or horizontally."""
-    up = ndi.maximum_filter1d(rest, gap, axis=0, origin=(gap - 1) // 2)
-    down = ndi.maximum_filter1d(rest, gap, axis=0, origin=-(gap // 2))
-    left = ndi.maximum_filter1d(rest, gap, axis=1, origin=(gap - 1) // 2)
-    right = ndi.maximum_filter1d(rest, gap, axis=1, origin=-(gap // 2))
-    return (up & down) | (left & right)
+def _columns(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pixels of straight vertical lines (±2°) that run the whole height of the image, and how many.
+
+    Each must run the height by itself (over small breaks, where a faint line fell below the
+    ink threshold), so a stroke drawn beside a column is not taken for part of it.
+    """
+    candidates = _sloped_rows(mask.T, span=0.9).T
+    labels, _ = ndi.label(_bridged(candidates, axis=0), structure=_EIGHT)
+    heights = [s[0].stop - s[0].start for s in ndi.find_objects(labels)]
+    full = np.array([0, *heights]) >= 0.9 * mask.shape[0]
+    return candidates & full[labels], int(full.sum())
+
+
+def _bridged(lines: np.ndarray, axis: int) -> np.ndarray:
+    """``lines`` with breaks along ``axis`` of up to 3.5 % of the image's size there closed,
+    for measuring how far each line runs."""
+    return ndi.maximum_filter1d(lines, max(3, math.ceil(0.035 * lines.shape[axis])), axis=axis)
+
+
+def _line_only(mask: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The pixels of ruled ``rows`` and grid ``columns`` that are the line alone, not writing on it.
+
+    Across a line, ink runs as thick as the line itself; where a stroke crosses the line or
+    runs along it, the run of ink across the line is longer: those pixels are the writing's
+    and stay. (Asking for writing within a few pixels on both sides of the line instead, a
+    stroke lying along one side of a grid column lost its half on the line, and the line
+    kept hairs beside strokes.)
+    """
+    # Runs across a ruled row leave out the columns, and runs across a column the rows: where
+    # they cross, each line's pixels lie along the other.
+    across_rows = _run_lengths(mask & ~(columns & ~rows), vertical=True)
+    across_columns = _run_lengths(mask & ~(rows & ~columns), vertical=False)
+    thin_row = rows & (across_rows < _thickness(across_rows, rows) + 2)
+    thin_column = columns & (across_columns < _thickness(across_columns, columns) + 2)
+    # Where they cross, a pixel is the grid's only if it is thin both ways (a stroke along a
+    # column crossing a row keeps its ink there).
+    return np.where(rows & columns, thin_row & thin_column, thin_row | thin_column)
+
+
+def _run_lengths(mask: np.ndarray, vertical: bool) -> np.ndarray:
+    """For each pixel of ``mask``, the length of the unbroken vertical (or horizontal) run of ink through it."""
+    structure = np.array([[0, 1, 0]] * 3 if vertical else [[0, 0, 0], [1, 1, 1], [0, 0, 0]], bool)
+    labels, _ = ndi.label(mask, structure=structure)
+    return np.bincount(labels.ravel())[labels] * mask
+
+
+def _thickness(runs: np.ndarray, lines: np.ndarray) -> int:
+    """A line's thickness: the commonest run of ink across it (counted once per run, not per
+    pixel, so a stroke lying along the line, whose runs are long but few, does not count)."""
+    lengths = runs[lines]
+    if len(lengths) == 0:
+        return 0
+    counts = np.bincount(lengths)
+    return int(np.argmax(counts / np.maximum(np.arange(len(counts)), 1)))
 
 
 def _frame(mask: np.ndarray) -> np.ndarray | None:
     """The dark surround of a photographed sheet (desk, shadow): marks that line 60 % of one
     edge of the image, or 40 % of its whole border, beside writing. A digit cut tight by the
-    border touches it only here and there, and is left alone."""
+    border touches it only here and there, and is left alone.
+
+    Only the solid part of such a mark is the surround, with whatever runs along the border
+    itself: a ruled line or a grid line along the edge of the picture lines it too, and the
+    lines and writing joined to it are not the desk (they go with `_rules`).
+    """
     h, w = mask.shape
     if min(h, w) < 32 or max(edge.mean() for edge in _edges(mask)) < 0.4:
         return None
-    labels, n = ndi.label(mask, structure=_EIGHT)
-    edge_labels = _edges(labels)
-    frame = np.zeros(n + 1, bool)
-    for edge in edge_labels:
-        frame |= np.bincount(edge, minlength=n + 1) >= 0.6 * len(edge)
-    frame |= np.bincount(np.concatenate(edge_labels), minlength=n + 1) >= 0.4 * sum(map(len, edge_labels))
-    frame[0] = False
-    if not frame.any():
+    lining = _lining(mask)
+    if not lining.any():
         return None
+    reach = max(2, round(min(h, w) / 200))  # lines and strokes up to 2 * reach px thick are not solid
+    solid = _lining(ndi.maximum_filter(ndi.minimum_filter(lining, 2 * reach + 1), 2 * reach + 1))
+    border = np.ones_like(mask)
+    border[2 * reach + 1:-2 * reach - 1, 2 * reach + 1:-2 * reach - 1] = False
+    frame = lining & (ndi.maximum_filter(solid, 2 * reach + 3) | border)
     # Only with writing-sized marks beside it: a lone digit cropped tight, its bar along the
     # top edge, stays a digit even with a speck of dust next to it.
-    extents = [max(s[0].stop - s[0].start, s[1].stop - s[1].start) if not frame[i] else 0
-               for i, s in enumerate(ndi.find_objects(labels), 1)]
-    return frame[labels] if max(extents) >= 0.2 * min(h, w) else None
+    rest, _ = ndi.label(mask & ~frame, structure=_EIGHT)
+    extents = [max(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndi.find_objects(rest)]
+    return frame if max(extents, default=0) >= 0.2 * min(h, w) else None
+
+
+def _lining(mask: np.ndarray) -> np.ndarray:
+    """The marks of ``mask`` that line 60 % of one edge of the image or 40 % of its whole border."""
+    labels, n = ndi.label(mask, structure=_EIGHT)
+    edge_labels = _edges(labels)
+    lining = np.zeros(n + 1, bool)
+    for edge in edge_labels:
+        lining |= np.bincount(edge, minlength=n + 1) >= 0.6 * len(edge)
+    lining |= np.bincount(np.concatenate(edge_labels), minlength=n + 1) >= 0.4 * sum(map(len, edge_labels))
+    lining[0] = False
+    return lining[labels]
 
 
 def _edges(a: np.ndarray) -> list[np.ndarray]:

@@ -135,11 +135,13 @@ def render(digits, size=(840, 280), pen=12.0, ink=(0, 0, 0, 255), paper=(255, 25
 
 
 def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
-                   seed: int = 0) -> np.ndarray:
+                   seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0)) -> np.ndarray:
     """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.
 
     rules: spacing of ruled lines as a fraction of the height (3 px, as dark as the ink,
-    sloped by `tilt` degrees); table: width in px of dark table around the sheet.
+    sloped by `tilt` degrees); grid: squared paper instead, rows and columns this far apart
+    as a fraction of the height (2 px, as dark as the ink), the first ``grid_offset`` (y, x)
+    px from the top left corner; table: width in px of dark table around the sheet.
     Returns RGB uint8 of the drawing's size plus the table on every side.
     """
     rng = np.random.default_rng(seed)
@@ -151,6 +153,9 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
         step = rules * h
         offset = (yy - xx * math.tan(math.radians(tilt))) % step
         lines = (offset < 3).astype(float)
+    if grid:
+        step = round(grid * h)
+        lines = ((yy - grid_offset[0]) % step < 2) | ((xx - grid_offset[1]) % step < 2)
     light = 0.8 + 0.15 * np.sin(xx / w * 3) * np.cos(yy / h * 2)
     paper = np.stack([light, light * 0.97, light * 0.92], -1)
     dark = np.array([0.1, 0.12, 0.4])

@@ -568,6 +568,16 @@ def test_ruled_squared_paper_on_a_desk():
     assert_boxes(digits, [(x0 + 40, y0 + 40, x1 + 40, y1 + 40) for x0, y0, x1, y1 in boxes], 6)
 
 
+def test_a_grid_line_along_the_edge_of_the_picture_is_not_a_desk():
+    # Squared paper cropped on a line: a row of the grid runs along the picture's edge, joined
+    # to the columns and to the digits they cross. With squares about a digit tall, some
+    # digits cross no line and stand beside it: it lines the edge "beside writing", as a desk.
+    for row in ([2, 5, 9], [6, 7, 8], [0, 1, 3]):
+        drawing, boxes = render(row, pen=8)
+        for offset in ((0, 0), (26, 135)):  # the top and left edges; the bottom edge
+            assert_boxes(find_digits(photo_of_paper(drawing, grid=0.9, grid_offset=offset)), boxes, tol=6)
+
+
 def test_a_digit_cropped_tight_is_not_a_frame():
     seven = [[(0.0, 0.0), (0.7, 0.0), (0.25, 1.0)]]
     drawing, _ = render([seven], size=(400, 400), pen=16, height=0.8)
