@@ -103,7 +103,8 @@ def read_rate(condition: str, model: str) -> float:
     ("off_centre_small", 0.95), ("big_canvas", 0.95),
     ("turned-30", 0.95), ("turned30", 0.95), ("other_hands", 0.9), ("printed", 0.95),
     ("ruled_paper", 0.95), ("desk_photo", 0.95), ("crooked_photo", 0.95),
-    ("squared_paper", 0.97),  # 1.0 each; before the grid lines were told from the writing by the run of ink across them, 0.97 / 0.95 / 0.97
+    # 1.0 each; 0.97 / 0.95 / 0.97 before grid lines were told from writing by the run of ink across them
+    ("squared_paper", 0.97),
     ("leaning_photo", 0.88),  # 0.93 / 0.93 / 0.90 (autoencoder / LSTM / sequence); 0.88 / 0.76 / 0.74 as drawn
 ])
 @pytest.mark.parametrize("model", ["autoencoder", "lstm", "sequence"])
