@@ -5,9 +5,10 @@
 Inputs (fixed, built here): one MNIST test digit (28×28), a three-digit pen drawing on an
 840×280 transparent RGBA canvas (as the Sketchpad sends it), a four-digit 40×168 sum image
 uploaded as a PNG file, a 3000×1000 photo-like JPEG (white paper, uneven lighting, noise,
-dark digits) and a 1200×400 JPEG photo of digits on squared paper (`tests/drawing.py`'s
-`photo_of_paper`, grid lines as dark as the ink). For each: the whole ``predict()``, and inside it ``find_digits``
-(loading and segmentation), each model's stage as ``mnist_demo.inference`` runs it
+dark digits), a 1200×400 JPEG photo of digits on squared paper (`tests/drawing.py`'s
+`photo_of_paper`, grid lines as dark as the ink) and a 1080×400 JPEG photo of a sheet on a
+desk taken at an angle (`at_an_angle`: wedges of desk in its corners). For each: the whole
+``predict()``, and inside it ``find_digits`` (loading and segmentation), each model's stage as ``mnist_demo.inference`` runs it
 (composing its input, forward pass and read-out under ``torch.inference_mode()``) and the
 rest; each also as a multiple of the floor, one forward pass of the smallest digit CNN
 (the autoencoder's encoder on one 28×28 digit), and timed alone, over and over ("alone":
@@ -83,12 +84,17 @@ def inputs(workdir: Path, data_dir=None) -> dict:
     squared = drawing.photo_of_paper(drawing.render([5, 2, 8], size=(1200, 400), pen=10)[0], grid=0.25,
                                      grid_offset=(20, 30))
     Image.fromarray(squared).save(squared_path, quality=90)
+    angled_path = workdir / "angled_716.jpg"
+    angled = drawing.at_an_angle(drawing.photo_of_paper(drawing.render([7, 1, 6], size=(1000, 320), pen=9)[0],
+                                                        table=40), drawing.VIEWS["left side near"])
+    Image.fromarray(angled).save(angled_path, quality=90)
     return {
         "one digit 28×28 (array)": single,
         "three-digit drawing 840×280 RGBA": sketch,
         "four-digit sum 168×40 (PNG file)": str(sum_path),
         "photo 3000×1000 (JPEG file)": str(photo_path),
         "squared paper 1200×400 (JPEG file)": str(squared_path),
+        "sheet at an angle 1080×400 (JPEG file)": str(angled_path),
     }
 
 
@@ -214,7 +220,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for label, image in inputs(Path(tmp), args.data_dir).items():
             result = measure(image, stage_models, args.repeats, args.warmup)
-            print(f"{label}: {result['digits']} digits found, the LSTM reads {result['reads']}")
+            print(f"{label}: {result['digits']} digits found (without a reader), predict's LSTM reads {result['reads']}")
             print(f"  {'stage':16s} {'p50 ms':>8s} {'p95 ms':>8s} {'p50/floor':>10s} {'alone p50':>10s}")
             for stage, (p50, p95, alone) in result["rows"].items():
                 alone = "" if np.isnan(alone) else f"{alone:10.2f}"

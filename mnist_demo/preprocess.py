@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 from scipy import ndimage as ndi
+from scipy.spatial import ConvexHull, QhullError
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -280,9 +281,19 @@ def _reduce(a: np.ndarray, k: int) -> np.ndarray:
 
 
 def _dark_ink(small: np.ndarray) -> bool:
-    """Dark ink on a light ground? Ink is the tail that reaches further from the median."""
+    """Dark ink on a light ground? Ink is the tail that reaches further from the median, or,
+    where the median is ink, what the picture's border is not."""
     lum = small.mean(axis=2)
     lo, med, hi = np.percentile(lum, [0.1, 50, 99.9])
+    # Ink can cover more than half of a digit cropped tight, and turn the median; the border
+    # is still mostly ground. A border much lighter than the median is paper under dark ink.
+    # A border much darker is a ground under light ink only on a picture as small as a
+    # dataset's digit: on a photo it may be a desk around the sheet.
+    border = np.median(np.concatenate(_edges(lum)))
+    if border - med > 0.2:
+        return True
+    if med - border > 0.2 and max(lum.shape) <= 64:
+        return False
     if abs((med - lo) - (hi - med)) > 0.1:
         return bool(med - lo > hi - med)
     return bool(med >= 0.5)
@@ -346,15 +357,21 @@ def find_digits(image, reader: Reader | None = None, *, upright: bool = True) ->
     planes = _flatten_alpha(px)
     lum, k = _small_luminance(planes)
     turn = _photo_slope(lum)
+    outside = None  # the corners a levelled photo gained, which show neither paper nor desk
     if turn:  # a turned photo: level it, so the sheet's edges and ruled lines are level too
         planes, unturn = _level(planes, turn, [np.median(np.concatenate(_edges(p))) for p in planes])
+        outside = _level([np.zeros(px.shape[:2], np.float32)], turn, [1.0])[0][0] > 0.5
         lum, k = _small_luminance(planes)
     top, left = 0, 0
     sheet = _sheet(lum, k, planes[0].shape)
     if sheet is not None:  # a photo of a sheet on a desk: read the sheet alone
-        top, bottom, left, right = sheet
+        (top, bottom, left, right), off = sheet
         planes = [p[top:bottom, left:right] for p in planes]
-    digits = _find_in_ink(_ink(planes), reader, upright)
+        if off.any():  # the desk in the box's corners, painted over with the sheet's paper
+            planes = [np.where(off, np.float32(np.median(p[~off])), p) for p in planes]
+        if outside is not None:
+            outside = outside[top:bottom, left:right]
+    digits = _find_in_ink(_ink(planes), reader, upright, outside)
     if factor == 1 and sheet is None and not turn:
         return digits
     # Boxes back in input pixels.
@@ -408,11 +425,14 @@ def _photo_slope(lum: np.ndarray) -> float:
     rad = math.radians(best)
     best_on = (across == at) | (across == at + 1)
     along = np.rint(xs * math.cos(rad) + ys * math.sin(rad)).astype(np.intp)
+    # Ruled lines and a sheet's edges span most of the longest line the picture holds at
+    # that slope; the sides of a digit cropped tight (a leaning 0's) span less.
+    longest = min(lum.shape[1] / math.cos(rad), lum.shape[0] / abs(math.sin(rad)))
 
     def long_line(on):
         points = np.unique(along[on])
         runs = np.split(points, np.flatnonzero(np.diff(points) > 4) + 1)
-        return max(np.ptp(run) for run in runs) >= 0.35 * lum.shape[1]
+        return max(np.ptp(run) for run in runs) >= max(0.35 * lum.shape[1], 0.6 * longest)
 
     if not long_line(best_on):
         return 0.0
@@ -427,15 +447,17 @@ def _photo_slope(lum: np.ndarray) -> float:
     return 0.0
 
 
-def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """Where a sheet of paper lies in a photo that shows a darker desk all around it:
-    (top, bottom, left, right), a little inside the sheet's edge; None for anything else.
+    ((top, bottom, left, right), off), the box a little inside the sheet's edge and ``off``
+    the pixels of that box beyond the sheet's outline (the desk in its corners, where the
+    photo was taken at an angle), in full-size pixels; None for anything else.
 
-    The sheet is the largest light region: it must fill its bounding box but for the writing
-    on it (a rectangle with marks, not a digit drawn in light ink), keep off the image's
-    border, and be much lighter than the rest. Without this, a desk that fills most of the
-    photo passes for the background. ``lum`` and ``k`` are from :func:`_small_luminance`,
-    ``shape`` is the full-size image's.
+    The sheet is the largest light region: it must fill its convex outline but for the
+    writing on it (a four-sided sheet with marks, not a digit drawn in light ink), keep off
+    the image's border, and be much lighter than the rest. Without this, a desk that fills
+    most of the photo passes for the background. ``lum`` and ``k`` are from
+    :func:`_small_luminance`, ``shape`` is the full-size image's.
     """
     h, w = shape
     if min(lum.shape) < 16:
@@ -450,16 +472,40 @@ def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[int, int, i
     ys, xs = ndi.find_objects(labels)[biggest - 1]
     box_area = (ys.stop - ys.start) * (xs.stop - xs.start)
     border = np.concatenate(_edges(labels))
-    # The writing on the sheet (a bold white 1 on black has none), lines and all.
-    holes = box_area - int((light[ys, xs] & (labels[ys, xs] == biggest)).sum())
-    if (sizes[biggest - 1] < 0.1 * lum.size or holes > 0.2 * box_area or holes < 0.01 * box_area
-            or (border == biggest).mean() > 0.1 or box_area > 0.9 * lum.size):
+    if sizes[biggest - 1] < 0.1 * lum.size or (border == biggest).mean() > 0.1 or box_area > 0.9 * lum.size:
+        return None
+    region = labels == biggest
+    outline = _outline(region)
+    filled = int(ndi.binary_fill_holes(region).sum())
+    # The writing on the sheet: holes in it (a bold white 1 on black has none, nor has the
+    # inside of a 0 cropped tight), lines and all.
+    holes = filled - int((light & region).sum())
+    if filled < 0.9 * outline.sum() or holes > 0.2 * filled or holes < 0.01 * filled:
         return None
     if lum[labels == biggest].mean() - lum[labels != biggest].mean() < 0.2:
         return None
     inset_y, inset_x = (ys.stop - ys.start) // 50 + 1, (xs.stop - xs.start) // 50 + 1
-    return ((ys.start + inset_y) * k, min((ys.stop - inset_y) * k, h),
-            (xs.start + inset_x) * k, min((xs.stop - inset_x) * k, w))
+    top, bottom = (ys.start + inset_y) * k, min((ys.stop - inset_y) * k, h)
+    left, right = (xs.start + inset_x) * k, min((xs.stop - inset_x) * k, w)
+    # with the soft rim along the sheet's edge
+    off = np.repeat(np.repeat(ndi.binary_dilation(~outline), k, axis=0), k, axis=1)
+    return (top, bottom, left, right), off[top:bottom, left:right]
+
+
+def _outline(region: np.ndarray) -> np.ndarray:
+    """The convex outline of ``region`` (a boolean image), filled."""
+    rows = np.flatnonzero(region.any(axis=1))
+    out = Image.new("L", region.shape[::-1], 0)
+    if len(rows):
+        left = region[rows].argmax(axis=1)
+        right = region.shape[1] - 1 - region[rows, ::-1].argmax(axis=1)
+        points = np.concatenate([np.stack([left, rows], 1), np.stack([right, rows], 1)])
+        try:
+            points = points[ConvexHull(points).vertices]
+        except QhullError:  # all in a line: the points themselves are the outline
+            pass
+        ImageDraw.Draw(out).polygon([tuple(map(int, p)) for p in points], fill=1, outline=1)
+    return np.asarray(out, bool)
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -486,9 +532,10 @@ def _shrink(px: np.ndarray, factor: int) -> np.ndarray:
     return np.stack([*(_reduce(p * planes[-1], factor) / weight for p in planes[:-1]), alpha], axis=2)
 
 
-def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = True) -> list[Digit]:
+def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = True,
+                 outside: np.ndarray | None = None) -> list[Digit]:
     threshold = _threshold(ink)
-    mask, ink = _paper_only(ink > threshold, ink)
+    mask, ink = _paper_only(ink > threshold, ink, outside)
     labels, boxes, keep, groups = _marks(mask)
     slope = _row_slope(boxes)
     if slope:  # segment and crop the row level; the boxes go back where they were after
@@ -591,19 +638,21 @@ def _level(planes: list[np.ndarray], slope: float, fills=None):
     return level, unlevel
 
 
-def _paper_only(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _paper_only(mask: np.ndarray, ink: np.ndarray, outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Drop the marks of a photographed sheet that are not writing: the dark table around the
-    paper, and ruled lines. Both can be as dark as ink, and would join the digits."""
+    paper, and ruled lines. Both can be as dark as ink, and would join the digits. ``outside``:
+    pixels that are not of the photo (the corners levelling added)."""
     dropped = np.zeros_like(mask)
-    frame = _frame(mask)
-    if frame is not None:
-        dropped, mask = frame, mask & ~frame
+    desk = _desk(mask, outside)
+    if desk is not None:
+        dropped, mask = desk, mask & ~desk
     rules = _rules(mask)
     if rules.any():
         dropped, mask = dropped | rules, mask & ~rules
-        frame = _frame(mask)  # a desk joined to the lines shows only once they are gone
-        if frame is not None:
-            dropped, mask = dropped | frame, mask & ~frame
+        # a desk joined to the lines shows only once they are gone
+        more = _desk(mask, dropped if outside is None else dropped | outside)
+        if more is not None:
+            dropped, mask = dropped | more, mask & ~more
     if dropped.any():
         # and their soft rim below the threshold; writing crossing a line keeps its ink there
         ink = np.where(ndi.binary_dilation(dropped, iterations=2) & ~mask, np.float32(0), ink)
@@ -632,6 +681,8 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     # Squared paper: straight lines from the top of the image to its bottom are its columns.
     # They are left out of the writing's height, which the ruled rows must far exceed.
     columns, n_columns = _columns(mask)
+    if n_columns < 3:  # one or two could be the stems of tall 1s cropped tight
+        columns = np.zeros_like(mask)
     labels, _ = ndi.label(mask & ~rules & ~columns, structure=_EIGHT)
     tallest = max((s[0].stop - s[0].start for s in ndi.find_objects(labels)), default=0)
     line_labels, _ = ndi.label(_bridged(rules, axis=1), structure=_EIGHT)
@@ -639,8 +690,7 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     rules &= (np.array([0, *lengths]) >= 2.5 * max(tallest, 1))[line_labels]
     if not rules.any():
         return rules
-    # Three or more columns beside ruled rows (one alone could be a tall 1).
-    rules = _line_only(mask, rules, columns if n_columns >= 3 else np.zeros_like(mask))
+    rules = _line_only(mask, rules, columns)
     # A sloped line leaves the page through its top or bottom: what is left of it there is
     # a flat sliver along that edge.
     labels, _ = ndi.label(mask & ~rules, structure=_EIGHT)
@@ -741,14 +791,72 @@ def _thickness(runs: np.ndarray, lines: np.ndarray) -> int:
     return int(np.argmax(counts / np.maximum(np.arange(len(counts)), 1)))
 
 
+def _desk(mask: np.ndarray, gone: np.ndarray | None = None) -> np.ndarray | None:
+    """The desk around a photographed sheet: what lines the picture's edges (:func:`_frame`)
+    and what lies beyond the sheet's outline (:func:`_beyond_sheet`); None when neither.
+    ``gone``: what is neither paper nor in ``mask`` (what was taken out before, the corners
+    levelling added)."""
+    frame = _frame(mask)
+    if frame is not None:
+        mask = mask & ~frame
+        gone = frame if gone is None else gone | frame
+    beyond = _beyond_sheet(mask, gone)
+    if beyond is None or frame is None:
+        return frame if beyond is None else beyond
+    return frame | beyond
+
+
+def _beyond_sheet(mask: np.ndarray, gone: np.ndarray | None = None) -> np.ndarray | None:
+    """Solid dark marks outside the convex outline of the paper: the desk in the corners of a
+    sheet photographed at an angle, whose edges then slope (each its own way) and leave
+    wedges of desk that line no edge of the picture.
+
+    Only marks that hold a square half as wide again as the writing's strokes count, so a
+    digit running off the corner of a drawing is kept. ``gone``: as for :func:`_desk`.
+    """
+    h, w = mask.shape
+    dark = mask if gone is None else mask | gone
+    c = max(6, round(0.03 * min(h, w)))
+    corners = (dark[:c, :c], dark[:c, -c:], dark[-c:, :c], dark[-c:, -c:])
+    if min(h, w) < 32 or max(corner.mean() for corner in corners) < 0.5:
+        return None  # paper in every corner: its outline is the whole picture
+    paper, _ = ndi.label(~dark)
+    sizes = np.bincount(paper.ravel())
+    sizes[0] = 0
+    # The sheet (in bands, where ruled lines cross it), not patches of light in the desk.
+    sheet = (sizes >= 0.2 * sizes.max())[paper]
+    inside = _outline(sheet)
+    beyond = dark & ~inside  # the desk taken out before counts towards how solid it is
+    if not (beyond & mask).any():
+        return None
+    stroke = max(2.0, _stroke_width(mask & inside))
+    size = math.ceil(1.5 * stroke) + 1  # no square this big fits in a stroke
+    solid = ndi.binary_opening(beyond, np.ones((size, size), bool))
+    if not solid.any():
+        return None
+    # A desk's marks lie beyond the outline but for their rim along the sheet's edge; a digit
+    # cropped so tight that it cuts the paper into pieces has most of its ink inside.
+    marks, n = ndi.label(mask, structure=_EIGHT)
+    rim = ndi.binary_dilation(beyond, iterations=3)
+    share = np.bincount(marks[rim], minlength=n + 1) / np.maximum(np.bincount(marks.ravel(), minlength=n + 1), 1)
+    share[0] = 0
+    near_solid = np.unique(marks[ndi.binary_dilation(solid, iterations=2)])
+    desk = (share >= 0.8)[marks] & np.isin(marks, near_solid)
+    if not desk.any():
+        return None
+    # with the dark rim where the sheet's edge meets it
+    return mask & ndi.binary_dilation(desk & beyond, iterations=3)
+
+
 def _frame(mask: np.ndarray) -> np.ndarray | None:
     """The dark surround of a photographed sheet (desk, shadow): marks that line 60 % of one
     edge of the image, or 40 % of its whole border, beside writing. A digit cut tight by the
     border touches it only here and there, and is left alone.
 
-    Only the solid part of such a mark is the surround, with whatever runs along the border
-    itself: a ruled line or a grid line along the edge of the picture lines it too, and the
-    lines and writing joined to it are not the desk (they go with `_rules`).
+    Only the solid part of such a mark is the surround — thicker than the writing's strokes
+    — with whatever runs along the border itself: a ruled line or a grid line along the edge
+    of the picture lines it too, and the lines and writing joined to it are not the desk
+    (they go with `_rules`).
     """
     h, w = mask.shape
     if min(h, w) < 32 or max(edge.mean() for edge in _edges(mask)) < 0.4:
@@ -756,16 +864,24 @@ def _frame(mask: np.ndarray) -> np.ndarray | None:
     lining = _lining(mask)
     if not lining.any():
         return None
+    # Writing apart from the marks lining the edge, a speck of dust not counted.
+    apart, _ = ndi.label(mask & ~lining, structure=_EIGHT)
+    writing = [i for i, s in enumerate(ndi.find_objects(apart), 1)
+               if max(s[0].stop - s[0].start, s[1].stop - s[1].start) >= 0.2 * min(h, w)]
     reach = max(2, round(min(h, w) / 200))  # lines and strokes up to 2 * reach px thick are not solid
-    solid = _lining(ndi.maximum_filter(ndi.minimum_filter(lining, 2 * reach + 1), 2 * reach + 1))
+    thick = 2 * reach + 1
+    if writing:  # nor strokes as thick as the writing's (a 1 cropped tight at the end of a row)
+        thick = max(thick, math.ceil(_stroke_width(np.isin(apart, writing))) + 1)
+    solid = _lining(ndi.maximum_filter(ndi.minimum_filter(lining, thick), thick))
     border = np.ones_like(mask)
     border[2 * reach + 1:-2 * reach - 1, 2 * reach + 1:-2 * reach - 1] = False
-    frame = lining & (ndi.maximum_filter(solid, 2 * reach + 3) | border)
-    # Only with writing-sized marks beside it: a lone digit cropped tight, its bar along the
-    # top edge, stays a digit even with a speck of dust next to it.
-    rest, _ = ndi.label(mask & ~frame, structure=_EIGHT)
-    extents = [max(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndi.find_objects(rest)]
-    return frame if max(extents, default=0) >= 0.2 * min(h, w) else None
+    frame = lining & (ndi.maximum_filter(solid, thick + 2) | border)
+    if writing:
+        return frame
+    # No writing apart from it: a lone digit cropped tight, its bar or stem along the edge —
+    # unless ruled or grid lines join the writing to the desk, and are left once it goes.
+    joined = lining & ~frame
+    return frame if _sloped_rows(joined).any() or _sloped_rows(joined.T).any() else None
 
 
 def _lining(mask: np.ndarray) -> np.ndarray:

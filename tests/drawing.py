@@ -168,3 +168,27 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
         photo = framed
     photo = photo + rng.normal(0, 0.025, photo.shape)
     return (np.clip(photo, 0, 1) * 255).astype(np.uint8)
+
+
+# Where a phone held at an angle puts the corners of the picture (see `at_an_angle`).
+VIEWS = {
+    "left side near": [(0.06, 0.04), (0.96, 0.0), (1.0, 1.0), (0.0, 0.92)],  # the left edge looms larger
+    "top near": [(-0.08, 0.0), (1.08, 0.0), (0.95, 1.0), (0.05, 1.0)],  # the top edge wider than the bottom
+    "corner near": [(0.0, 0.0), (1.0, 0.1), (0.92, 1.0), (0.0, 1.0)],  # the bottom left corner nearest
+}
+
+
+def at_an_angle(photo: np.ndarray, corners, desk=(80, 62, 45)) -> np.ndarray:
+    """``photo`` as a phone held at an angle takes it: the picture's corners (top left, top
+    right, bottom right, bottom left) show these points of the scene, in fractions of the
+    photo's width and height; beyond the photo lies ``desk``. The sheet's edges then slope,
+    each its own way, and its corners leave wedges of desk."""
+    h, w = photo.shape[:2]
+    rows = []
+    for (x, y), (u, v) in zip([(0, 0), (w, 0), (w, h), (0, h)], [(u * w, v * h) for u, v in corners]):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y, u], [0, 0, 0, x, y, 1, -v * x, -v * y, v]]
+    system = np.array(rows, float)
+    coefficients = np.linalg.solve(system[:, :8], system[:, 8])  # picture pixel -> scene pixel
+    warped = Image.fromarray(photo).transform((w, h), Image.Transform.PERSPECTIVE, tuple(coefficients),
+                                              Image.Resampling.BILINEAR, fillcolor=tuple(desk))
+    return np.asarray(warped)
