@@ -302,7 +302,9 @@ def _dark_ink(small: np.ndarray) -> bool:
 def _background(small: np.ndarray, dark: bool, shape: tuple[int, int]) -> list:
     """Canvas colour per channel: a constant, or a per-pixel estimate where lighting is uneven."""
     flat = np.median(small.reshape(-1, small.shape[2]), axis=0).astype(np.float32)
-    if min(small.shape[:2]) < 9 or _even(small.mean(axis=2), dark):
+    # A picture as small as a dataset's digit has no lighting to even out, and its window
+    # would be narrower than the strokes of a thick digit (a thick MNIST 0 came out hollow).
+    if max(small.shape[:2]) <= 64 or _even(small.mean(axis=2), dark):
         return list(flat)
     return [_resize(_lighting(small[..., c], dark), shape, Image.Resampling.BILINEAR)
             for c in range(small.shape[2])]
@@ -460,7 +462,7 @@ def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[tuple[int, 
     :func:`_small_luminance`, ``shape`` is the full-size image's.
     """
     h, w = shape
-    if min(lum.shape) < 16:
+    if min(lum.shape) < 16 or max(h, w) <= 64:  # no photo: a thick 0 the size of a dataset's digit
         return None
     light = lum > _otsu(lum)
     # Ruled lines cut a sheet into bands; bridged, the sheet is one region again.
