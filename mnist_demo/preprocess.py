@@ -813,8 +813,10 @@ def _beyond_sheet(mask: np.ndarray, gone: np.ndarray | None = None) -> np.ndarra
     sheet photographed at an angle, whose edges then slope (each its own way) and leave
     wedges of desk that line no edge of the picture.
 
-    Only marks that hold a square half as wide again as the writing's strokes count, so a
-    digit running off the corner of a drawing is kept. ``gone``: as for :func:`_desk`.
+    Only marks with 80 % of their ink beyond the outline, holding a square half as wide again
+    as the writing's strokes, count: a digit running off the corner of a drawing holds no such
+    square, and one cropped so tight that it cuts the paper into pieces has most of its ink
+    inside. ``gone``: as for :func:`_desk`.
     """
     h, w = mask.shape
     dark = mask if gone is None else mask | gone
@@ -836,8 +838,7 @@ def _beyond_sheet(mask: np.ndarray, gone: np.ndarray | None = None) -> np.ndarra
     solid = ndi.binary_opening(beyond, np.ones((size, size), bool))
     if not solid.any():
         return None
-    # A desk's marks lie beyond the outline but for their rim along the sheet's edge; a digit
-    # cropped so tight that it cuts the paper into pieces has most of its ink inside.
+    # A desk's marks lie beyond the outline but for their rim along the sheet's edge.
     marks, n = ndi.label(mask, structure=_EIGHT)
     rim = ndi.binary_dilation(beyond, iterations=3)
     share = np.bincount(marks[rim], minlength=n + 1) / np.maximum(np.bincount(marks.ravel(), minlength=n + 1), 1)
@@ -852,8 +853,9 @@ def _beyond_sheet(mask: np.ndarray, gone: np.ndarray | None = None) -> np.ndarra
 
 def _frame(mask: np.ndarray) -> np.ndarray | None:
     """The dark surround of a photographed sheet (desk, shadow): marks that line 60 % of one
-    edge of the image, or 40 % of its whole border, beside writing. A digit cut tight by the
-    border touches it only here and there, and is left alone.
+    edge of the image, or 40 % of its whole border, beside writing apart from them (or joined
+    to them by ruled or grid lines). A digit cut tight by the border touches it only here and
+    there, or is the only mark, and is left alone.
 
     Only the solid part of such a mark is the surround — thicker than the writing's strokes
     — with whatever runs along the border itself: a ruled line or a grid line along the edge
