@@ -44,6 +44,9 @@ MNIST_COM = 14.0  # MNIST's centres of mass lie in [13.5, 14.5] (index coords)
 _EIGHT = np.ones((3, 3), bool)
 _WORK_SIDE = 256  # long side of the copy used for background estimation
 _MAX_PIECES = 600
+# A picture no longer than this is one digit as a dataset has it (MNIST's 28 px, USPS's 16):
+# no photo of a sheet on a desk, nor unevenly lit.
+_DATASET_SIDE = 64
 # Inputs longer than this are reduced before segmentation: a 3000×1000 photo then takes
 # ~40 ms instead of ~120 ms, and a digit is still hundreds of pixels tall (benchmarks/latency.py).
 _SEGMENT_SIDE = 1200
@@ -292,7 +295,7 @@ def _dark_ink(small: np.ndarray) -> bool:
     border = np.median(np.concatenate(_edges(lum)))
     if border - med > 0.2:
         return True
-    if med - border > 0.2 and max(lum.shape) <= 64:
+    if med - border > 0.2 and max(lum.shape) <= _DATASET_SIDE:
         return False
     if abs((med - lo) - (hi - med)) > 0.1:
         return bool(med - lo > hi - med)
@@ -304,7 +307,7 @@ def _background(small: np.ndarray, dark: bool, shape: tuple[int, int]) -> list:
     flat = np.median(small.reshape(-1, small.shape[2]), axis=0).astype(np.float32)
     # A picture as small as a dataset's digit has no lighting to even out, and its window
     # would be narrower than the strokes of a thick digit (a thick MNIST 0 came out hollow).
-    if max(small.shape[:2]) <= 64 or _even(small.mean(axis=2), dark):
+    if max(small.shape[:2]) <= _DATASET_SIDE or _even(small.mean(axis=2), dark):
         return list(flat)
     return [_resize(_lighting(small[..., c], dark), shape, Image.Resampling.BILINEAR)
             for c in range(small.shape[2])]
@@ -462,7 +465,7 @@ def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[tuple[int, 
     :func:`_small_luminance`, ``shape`` is the full-size image's.
     """
     h, w = shape
-    if min(lum.shape) < 16 or max(h, w) <= 64:  # no photo: a thick 0 the size of a dataset's digit
+    if min(lum.shape) < 16 or max(h, w) <= _DATASET_SIDE:  # no photo: a thick 0 the size of a dataset's digit
         return None
     light = lum > _otsu(lum)
     # Ruled lines cut a sheet into bands; bridged, the sheet is one region again.
