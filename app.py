@@ -610,7 +610,7 @@ with gr.Blocks(title="MNIST Studio", analytics_enabled=False) as demo:
                                 "right — after clearing, pick the brush again.", elem_classes="ms-note")
                 with gr.Tab("Upload", id="upload") as upload_tab:
                     upload = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard", "webcam"],
-                                      label="A picture of digits in one row: a photo, a scan, a 28×84 strip…",
+                                      label="A picture of digits — a row, or rows read top to bottom: a photo, a scan, a 28×84 strip…",
                                       height=300, elem_id="upload")
                 with gr.Tab("Examples", id="examples") as examples_tab:
                     gr.Examples(example_files(), inputs=[upload], label="Click one: it opens in the Upload tab "

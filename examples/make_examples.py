@@ -5,9 +5,11 @@
 * ``mnist_strip_*.png``  — a 28×84 sequence strip of three MNIST test digits (``compose_sequence``),
 * ``mnist_sum_*.png``    — a 40×168 digit-sum image of four MNIST test digits (``compose_sum``),
 * ``mnist_single_*.png`` — one 28×28 MNIST test digit,
-* ``drawing_*.png``      — synthetic pen drawings (``tests/drawing.py``), one on a transparent canvas.
+* ``drawing_*.png``      — synthetic pen drawings (``tests/drawing.py``), one on a transparent canvas
+  and one in two rows, read like lines of text.
 
-The digits in each file name are the true labels. MNIST digits are the first test-set
+The digits in each file name are the true labels, in reading order (`tests/test_predict.py`
+checks that the models read them so). MNIST digits are the first test-set
 digits of each wanted label (Y. LeCun, C. Cortes, C. J. C. Burges, the MNIST database,
 CC BY-SA 3.0), composed with this repository's own composers, so they are the images the
 models are trained to read. The file is deterministic: running it again rewrites the same files.
@@ -34,6 +36,7 @@ SUM = (4, 0, 9, 2)
 SINGLE = 6
 DRAWN = (2, 7, 1)
 DRAWN_TRANSPARENT = (5, 1, 8, 3)
+DRAWN_ROWS = ((4, 7), (2,))
 LIMIT = 30_000  # bytes per PNG
 
 
@@ -83,6 +86,11 @@ def main() -> None:
     alpha = np.asarray(image)[..., 3]
     Image.fromarray(np.stack([np.zeros_like(alpha), alpha], axis=-1), "LA").save(path, optimize=True)
     written.append((path, "synthetic drawing, black ink on a transparent canvas"))
+
+    image, _ = drawing.rows([list(row) for row in DRAWN_ROWS], gap=0.4, shifts=[0, -60], pen=12)
+    path = HERE / f"drawing_rows_{'_'.join(''.join(map(str, row)) for row in DRAWN_ROWS)}.png"
+    image.convert("L").save(path, optimize=True)
+    written.append((path, "synthetic drawing in two rows, black on white"))
 
     for path, what in written:
         size = path.stat().st_size

@@ -3,11 +3,12 @@
 The pipeline is: load any supported input as float pixels, flatten alpha onto
 the canvas colour, turn colour into an "ink map" (ink high, background ~0,
 whatever the polarity or lighting), set aside what a photographed sheet adds
-(ruled lines, the desk around it), segment the ink into digits left to right
-(touching digits cut where a digit reader, when given one, reads the parts best),
-and cut each digit out the way MNIST was made: 20 px longer side, centre of mass at
-the centre of a 28x28 field, strokes about as thick as MNIST's (and, with a reader,
-a row whose digits are all tilted turned upright when it reads better so).
+(ruled lines, the desk around it), segment the ink into rows written one under
+another and each row into digits left to right (touching digits cut where a digit
+reader, when given one, reads the parts best), and cut each digit out the way MNIST
+was made: 20 px longer side, centre of mass at the centre of a 28x28 field, strokes
+about as thick as MNIST's (and, with a reader, a row whose digits are all tilted
+turned upright when it reads better so).
 
 Only numpy, scipy and PIL are used so that the module stays fast to import.
 """
@@ -343,7 +344,8 @@ Reader = Callable[[np.ndarray], np.ndarray]
 
 
 def find_digits(image, reader: Reader | None = None, *, upright: bool = True) -> list[Digit]:
-    """Find the digits in `image` (one row, any input form `to_grey` takes), left to right.
+    """Find the digits in `image` (any input form `to_grey` takes) in reading order: left to
+    right, and rows written one under another top to bottom (:func:`_lines`).
 
     ``reader``, a digit classifier, lets touching digits be told apart: a mark that could
     hold more than one digit is cut where the reader reads the parts best
@@ -541,6 +543,88 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
                  outside: np.ndarray | None = None) -> list[Digit]:
     threshold = _threshold(ink)
     mask, ink = _paper_only(ink > threshold, ink, outside)
+    digits = []
+    for top, bottom in _lines(mask):
+        row = _find_in_row(ink[top:bottom], mask[top:bottom], threshold, reader, upright)
+        digits += [Digit(box=(d.box[0], d.box[1] + top, d.box[2], d.box[3] + top), crop=d.crop) for d in row]
+    if len(digits) > MAX_MARKS:
+        raise ValueError(f"too many marks ({len(digits)}) — draw up to {MAX_MARKS} digits")
+    return digits
+
+
+# Rows of digits written one under another, like lines of text, are read top to bottom.
+# A band of ink is a row of its own only if it is this many stroke widths tall (MNIST's
+# digits are 4-14 strokes tall; a dash or a dot of a dotted digit is 1-3)...
+_LINE_MIN_STROKES = 3.5
+# ...and two rows lie apart by this many stroke widths and this share of the shorter
+# one's height (the circles of an 8 that do not quite touch are not two rows)...
+_LINE_GAP_STROKES = 1.5
+_LINE_GAP_SHARE = 0.1
+# ...and are alike in height (the stem of a 4 drawn apart from its bar is no row).
+_LINE_HEIGHT_SHARE = 0.5
+
+
+def _lines(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The rows of writing in ``mask``, top to bottom, as bands (top, bottom) of its rows of
+    pixels that together cover it: ``[(0, height)]`` for one row.
+
+    Rows are told apart by empty rows of pixels between them. A band that cannot hold a row
+    of digits (a dash, a stray dot, the bar of a 5 written apart) stays with the band
+    nearest to it, and bands that are not clearly rows one under another stay one row. One
+    row at least must hold two digit-tall marks side by side: marks one under another,
+    one to a band, are as often one digit in pieces (dashes of a broken stroke, a digit
+    cut by the picture's edge) as digits in a column.
+    """
+    # Thresholds are in stroke widths where they must hold for any pen, and in shares of
+    # the rows' heights where they must hold for any size of writing.
+    whole = [(0, mask.shape[0])]
+    inked = np.flatnonzero(mask.any(axis=1))
+    if len(inked) == 0 or inked[-1] - inked[0] + 1 == len(inked):  # no empty row of pixels between
+        return whole
+    labels, n = ndi.label(mask, structure=_EIGHT)
+    boxes, _ = _pieces(labels, n)
+    bands = []  # [top, bottom] of pieces that overlap in y
+    for y0, _, y1, _ in boxes[np.argsort(boxes[:, 0])]:
+        if bands and y0 <= bands[-1][1]:
+            bands[-1][1] = max(bands[-1][1], y1)
+        else:
+            bands.append([y0, y1])
+    if len(bands) < 2:
+        return whole
+    stroke = max(_stroke_width(mask), 1.0)
+
+    def join(i):  # bands i and i + 1 become one
+        bands[i][1] = bands.pop(i + 1)[1]
+
+    def gap(i):
+        return bands[i + 1][0] - bands[i][1]
+
+    def apart(i):
+        h0, h1 = bands[i][1] - bands[i][0], bands[i + 1][1] - bands[i + 1][0]
+        return (gap(i) >= max(_LINE_GAP_STROKES * stroke, _LINE_GAP_SHARE * min(h0, h1))
+                and min(h0, h1) >= _LINE_HEIGHT_SHARE * max(h0, h1))
+
+    def tall_marks(top, bottom):  # marks side by side in the band, each half its height or more
+        inside = boxes[(boxes[:, 0] >= top) & (boxes[:, 0] < bottom)]
+        return sum(np.ptp(inside[g][:, 0::2]) >= 0.5 * (bottom - top) for g in _group(inside))
+
+    while len(bands) > 1:
+        short = [i for i, (top, bottom) in enumerate(bands) if bottom - top < _LINE_MIN_STROKES * stroke]
+        if not short:
+            break
+        i = short[0]  # joins the nearer of its neighbours
+        join(i - 1 if i == len(bands) - 1 or (i > 0 and gap(i - 1) <= gap(i)) else i)
+    while len(bands) > 1 and not all(apart(i) for i in range(len(bands) - 1)):
+        join(next(i for i in range(len(bands) - 1) if not apart(i)))
+    if len(bands) < 2 or max(tall_marks(top, bottom) for top, bottom in bands) < 2:
+        return whole
+    cuts = [0] + [(a[1] + b[0]) // 2 for a, b in zip(bands, bands[1:])] + [mask.shape[0]]
+    return list(zip(cuts, cuts[1:]))
+
+
+def _find_in_row(ink: np.ndarray, mask: np.ndarray, threshold: float, reader: Reader | None,
+                 upright: bool) -> list[Digit]:
+    """The digits of one row of writing, left to right."""
     labels, boxes, keep, groups = _marks(mask)
     slope = _row_slope(boxes)
     if slope:  # segment and crop the row level; the boxes go back where they were after

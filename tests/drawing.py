@@ -157,6 +157,31 @@ def render(digits, size=(840, 280), pen=12.0, ink=(0, 0, 0, 255), paper=(255, 25
     return canvas, boxes
 
 
+def rows(digit_rows, size=(840, 280), gap=0.5, shifts=None, paper=(255, 255, 255, 255),
+         **placement) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """Rows of digits one under another, like lines of text, as one RGBA image; also each
+    digit's ink box, row by row.
+
+    Each row is placed by `layout` on a canvas of ``size`` (keyword arguments go to it),
+    shifted sideways by ``shifts[i]`` px; rows are ``gap`` digit heights apart.
+    """
+    pen = placement.pop("pen", 12.0)
+    step = round(placement.get("height", 0.7) * size[1] * (1 + gap))
+    canvas = Image.new("RGBA", (size[0], size[1] + step * (len(digit_rows) - 1)), paper or (0, 0, 0, 0))
+    boxes = []
+    for i, row in enumerate(digit_rows):
+        shift = shifts[i] if shifts is not None else 0.0
+        drawing, row_boxes = render(row, size, pen=pen, paper=None, offset=(shift, 0.0), **placement)
+        canvas.alpha_composite(drawing, (0, i * step))
+        boxes += [(x0, y0 + i * step, x1, y1 + i * step) for x0, y0, x1, y1 in row_boxes]
+    return canvas, boxes
+
+
+# One digit drawn in pieces that lie one under another (not rows of writing).
+EIGHT_APART: list[Stroke] = [_arc(0.35, 0.22, 0.25, 0.22, 0, 360, 18), _arc(0.35, 0.75, 0.33, 0.25, 0, 360, 20)]
+BARE_ONE: list[Stroke] = [[(0.38, 0.0), (0.38, 1.0)]]
+
+
 def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
                    seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0)) -> np.ndarray:
     """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.

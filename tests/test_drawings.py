@@ -1,8 +1,9 @@
 """The whole drawing → digits path on varied drawings the tests render: pens from 3 to 30 px,
 digits tilted up to 30° either way, whole pictures turned by 30°, transparent and white
 canvases, big and off-centre drawings, single digits cropped tight, other hands (wobbly,
-slanted, narrow and wide strokes), printed digits, and photos of paper (ruled or squared, or
-on a desk, level, turned or taken at an angle, the digits written upright or leaning).
+slanted, narrow and wide strokes), printed digits, photos of paper (ruled or squared, or
+on a desk, level, turned or taken at an angle, the digits written upright or leaning), and
+rows of digits one under another.
 
 Each condition renders the ten digits as rows of three (tests/drawing.py's strokes, or
 Pillow's built-in font; cropped tight, one digit a picture) and runs `predict`; the models must read nearly all of them. The
@@ -20,7 +21,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo import predict
-from tests.drawing import ALLOGRAPHS, DIGITS, VIEWS, at_an_angle, photo_of_paper, render
+from tests.drawing import ALLOGRAPHS, DIGITS, VIEWS, at_an_angle, photo_of_paper, render, rows
 
 ROWS = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 0, 3], [1, 5, 7], [2, 4, 8], [6, 9, 1]]
 
@@ -148,3 +149,45 @@ def test_digits_written_along_the_lines_of_squared_paper_are_read():
         if read != ([4, digit, 7], [4, digit, 7], f"4{digit}7"):
             wrong.append((digit, where, pen, read))
     assert len(wrong) <= 2, wrong
+
+
+def rows_one_under_another():
+    """(image, rows) pairs: two or three rows of 1-3 digits written like lines of text, one
+    row of two digits or more."""
+    rng = np.random.default_rng(5)
+    for i in range(24):
+        longest = [(1, 1), (3, 3), (3, 3, 2)][i % 3]  # at most 3 digits in all, 6, 8
+        lengths = [int(rng.integers(1, n + 1)) for n in longest]
+        k = int(rng.integers(len(lengths)))
+        lengths[k] = max(2, lengths[k])  # one row of two digits side by side, at least
+        digit_rows = [[int(d) for d in rng.integers(0, 10, n)] for n in lengths]
+        gap = float(rng.uniform(0.3, 1.0))
+        image = rows([[other_hand(d, rng) for d in row] for row in digit_rows], gap=gap,
+                     shifts=rng.uniform(-100, 100, len(digit_rows)), pen=float(rng.uniform(4, 20)),
+                     angle=float(rng.uniform(-8, 8)), paper=None if i % 2 else (255, 255, 255, 255))[0]
+        if i % 4 == 2:  # a photo of ruled paper, a line between each two rows
+            image = photo_of_paper(image, rules=round(0.7 * 280 * (1 + gap)) / image.height, seed=i)
+        elif i % 4 == 3:  # a photo of the sheet on a desk
+            image = photo_of_paper(image, table=40, seed=i)
+        yield image, digit_rows
+
+
+def test_rows_one_under_another_are_read_top_to_bottom():
+    """Rows written one under another are read like lines of text, each left to right (other
+    hands, pens 4-20 px, rows shifted sideways and 1.3-2 digit heights from one to the next,
+    transparent and white canvases, photos of ruled paper and of a sheet on a desk). The LSTM
+    and the autoencoder read all 24 pictures with every digit in order, and the sequence
+    model all 9 of 1-3 digits; none before rows were told apart, when the digits of all
+    rows were read as one row."""
+    right = dict.fromkeys(["lstm", "autoencoder", "sequence"], 0)
+    short = 0
+    for image, digit_rows in rows_one_under_another():
+        want = [d for row in digit_rows for d in row]
+        result = predict(image)
+        right["lstm"] += result["lstm"].get("labels") == want
+        right["autoencoder"] += result["autoencoder"].get("labels") == want
+        if len(want) <= 3:
+            short += 1
+            right["sequence"] += result["sequence"].get("text") == "".join(map(str, want))
+    assert short >= 4
+    assert right["lstm"] >= 22 and right["autoencoder"] >= 22 and right["sequence"] >= short - 1, (right, short)

@@ -1,6 +1,8 @@
 """predict() on composites of MNIST test digits: every model gives the right digits."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from mnist_demo import compose, predict
 from mnist_demo.inference import analyse, decode_latent, load_models
 
 CASES = 25
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.png"))
 
 
 def _strip(pool, picks) -> np.ndarray:
@@ -154,3 +157,23 @@ def test_triplet_and_sequence_read_as_train_evaluate_measures(mnist_test, loaded
         once = (single / model.cfg.confidence_temperature).softmax(-1).max(-1).values
         assert shown["confidence"] == pytest.approx(expected.tolist(), abs=1e-4)
         assert (once - expected).abs().max() > 1e-3  # the test tells the two readings apart
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_is_read_as_its_name_says(path, loaded):
+    """The app's Examples tab: the digits in each file's name, in reading order (a name's
+    groups of digits are its rows), read by every model that reads that many digits."""
+    want = [int(c) for c in "".join(re.findall(r"_(\d+)", path.stem))]
+    result = predict(str(path))
+    assert result["lstm"]["labels"] == want
+    assert result["autoencoder"]["labels"] == want
+    if len(want) == 3:
+        assert result["triplet"]["labels"] == want
+    if len(want) <= 3:
+        assert result["sequence"]["text"] == "".join(map(str, want))
+    if len(want) <= 4:
+        assert result["sum"]["exact"] == sum(want)
+
+
+def test_the_examples_are_there():
+    assert len(EXAMPLES) >= 6 and any("rows" in p.name for p in EXAMPLES)

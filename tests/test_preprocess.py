@@ -15,8 +15,8 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 from scipy import ndimage as ndi
 
-from drawing import (DIGITS, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, VIEWS, at_an_angle, dashed, dotted, draw, layout,
-                     photo_of_paper, render)
+from drawing import (BARE_ONE, DIGITS, EIGHT_APART, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, VIEWS, at_an_angle, dashed,
+                     dotted, draw, layout, photo_of_paper, render, rows)
 from mnist_demo.preprocess import (
     MAX_PIXELS,
     MNIST_STROKE,
@@ -213,6 +213,33 @@ def test_pieces_of_one_digit_are_merged(name, glyphs):
     assert_found(img, boxes, tol=3)
 
 
+@pytest.mark.parametrize("digit_rows, gap", [
+    ([[4, 2, 7], [1, 9]], 0.3), ([[5], [3, 8]], 1.0), ([[6, 0], [2], [8, 1, 4]], 0.2), ([[7, 1], [2]], 0.5),
+])
+def test_rows_one_under_another_are_found_in_reading_order(digit_rows, gap):
+    """Rows of digits written like lines of text: top row first, each left to right. Before
+    rows were told apart, digits one under another were one mark."""
+    img, boxes = rows(digit_rows, gap=gap, pen=10, paper=None, shifts=[0, 60, -40][:len(digit_rows)])
+    assert_found(img, boxes, tol=3)
+
+
+@pytest.mark.parametrize("name, glyph", [
+    ("4 drawn in two pieces", FOUR_TWO_PIECES),
+    ("5 with a detached top bar", FIVE_DETACHED_BAR),
+    ("8 whose circles do not touch", EIGHT_APART),
+    ("1 broken into dashes", dashed(BARE_ONE)),
+    ("7 broken into dashes", dashed(DIGITS[7])),
+    ("dotted 8", dotted(DIGITS[8], 0.08)),
+])
+@pytest.mark.parametrize("pen", [3, 8, 16])
+def test_pieces_of_one_digit_one_under_another_are_not_rows(name, glyph, pen):
+    """A digit alone whose pieces lie one under another, with empty rows of pixels between
+    them, is one digit, not rows of writing (a 7 in dashes drawn with a 3 px pen was once
+    read as nine rows)."""
+    img, boxes = render([glyph], pen=pen, paper=None)
+    assert_found(img, boxes, tol=3)
+
+
 @pytest.mark.parametrize("digits", [[0, 0], [5, 3, 0], [6, 8]])
 def test_touching_digits_are_split(digits):
     """Touching digits next to a separate one (whose width tells how wide a digit is)."""
@@ -362,7 +389,9 @@ def test_exif_orientation_is_applied(three):
     exif = Image.Exif()
     exif[0x0112] = 6  # ...and the tag says "rotate 90° clockwise to display"
     data = png(stored, format="JPEG", quality=95, exif=exif.tobytes())
-    assert len(find_digits(png(stored, format="JPEG"))) != 3  # without the tag it's wrong
+    sideways = [d.box for d in find_digits(png(stored, format="JPEG"))]
+    # without the tag the digits stand one under another, each on its side: not three in a row
+    assert len(sideways) != 3 or min(b[3] for b in sideways) <= max(b[1] for b in sideways), sideways
     _boxes_ok(data, boxes)
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests import drawing
 
@@ -207,3 +208,17 @@ def test_bad_upload_says_why_and_drawing_survives(page, tmp_path):
     page.get_by_role("tab", name="Draw").click()
     page.locator("#predict").click()
     expect_status(page, "Found 1 digit")  # the drawing is still there
+
+
+def test_a_photo_of_two_rows_is_read_like_text(page, tmp_path):
+    """A photo of a sheet with 4 7 written above 2, uploaded: top row first, each left to
+    right (docs/models.md, "Rows one under another")."""
+    require_weights("triplet", "sequence", "digit_sum", "autoencoder")
+    sheet, _ = drawing.rows([[4, 7], [2]], gap=0.5, shifts=[0, -50], pen=9)
+    photo = tmp_path / "two_rows.jpg"
+    Image.fromarray(drawing.photo_of_paper(sheet, table=40)).save(photo, quality=90)
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type=file]").set_input_files(str(photo))
+    expect_status(page, "Found 3 digits")
+    expect_panels(page, {"triplet": "4 7 2", "sequence-text": "472", "sum-exact": "13", "autoencoder": "4 7 2"})
+    page.screenshot(path=tmp_path / "two_rows.png", full_page=True)
