@@ -586,7 +586,7 @@ load new weights. `python -m train.<model> --help` lists each recipe's options.
 # Layout.
 
 def example_files() -> list[list[str]]:
-    return [[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.png"))]
+    return [[str(p)] for p in sorted([*EXAMPLES_DIR.glob("*.png"), *EXAMPLES_DIR.glob("*.jpg")])]
 
 
 with gr.Blocks(title="MNIST Studio", analytics_enabled=False) as demo:
@@ -614,8 +614,8 @@ with gr.Blocks(title="MNIST Studio", analytics_enabled=False) as demo:
                                       height=300, elem_id="upload")
                 with gr.Tab("Examples", id="examples") as examples_tab:
                     gr.Examples(example_files(), inputs=[upload], label="Click one: it opens in the Upload tab "
-                                "and every model reads it. (MNIST test digits composed by this app, and "
-                                "synthetic drawings.)", examples_per_page=12)
+                                "and every model reads it. (MNIST test digits composed by this app, "
+                                "synthetic drawings and a synthetic photo.)", examples_per_page=12)
             with gr.Row(equal_height=True):
                 predict_btn = gr.Button("Predict", variant="primary", scale=0, min_width=140, elem_id="predict")
                 status = gr.Markdown("", elem_classes="ms-status", elem_id="status")

@@ -6,7 +6,9 @@
 * ``mnist_sum_*.png``    — a 40×168 digit-sum image of four MNIST test digits (``compose_sum``),
 * ``mnist_single_*.png`` — one 28×28 MNIST test digit,
 * ``drawing_*.png``      — synthetic pen drawings (``tests/drawing.py``), one on a transparent canvas
-  and one in two rows, read like lines of text.
+  and one in two rows, read like lines of text,
+* ``photo_*.jpg``        — a synthetic phone photo of a drawing on a sheet on a desk, a shadow across
+  part of the sheet.
 
 The digits in each file name are the true labels, in reading order (`tests/test_predict.py`
 checks that the models read them so). MNIST digits are the first test-set
@@ -37,6 +39,7 @@ SINGLE = 6
 DRAWN = (2, 7, 1)
 DRAWN_TRANSPARENT = (5, 1, 8, 3)
 DRAWN_ROWS = ((4, 7), (2,))
+PHOTO_SHADOW = (3, 6, 8)
 LIMIT = 30_000  # bytes per PNG
 
 
@@ -57,7 +60,7 @@ def to_png(array: torch.Tensor, path: Path) -> None:
 
 def main() -> None:
     pool = mnist_pool("test")
-    for old in HERE.glob("*.png"):
+    for old in [*HERE.glob("*.png"), *HERE.glob("*.jpg")]:
         old.unlink()
     written = []
 
@@ -91,6 +94,12 @@ def main() -> None:
     path = HERE / f"drawing_rows_{'_'.join(''.join(map(str, row)) for row in DRAWN_ROWS)}.png"
     image.convert("L").save(path, optimize=True)
     written.append((path, "synthetic drawing in two rows, black on white"))
+
+    drawn, _ = drawing.render(list(PHOTO_SHADOW), size=(660, 220), pen=6)
+    photo = drawing.in_shadow(drawing.photo_of_paper(drawn, table=30), 0.5, "left")
+    path = HERE / f"photo_shadow_{''.join(map(str, PHOTO_SHADOW))}.jpg"
+    Image.fromarray(photo).save(path, quality=80, optimize=True)
+    written.append((path, "synthetic photo of a sheet on a desk, a shadow over its left part"))
 
     for path, what in written:
         size = path.stat().st_size

@@ -284,9 +284,15 @@ def _reduce(a: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(img.reduce(k), np.float32)
 
 
+# Ink may be told by the ground around each pixel where fewer of the picture's pixels than
+# this stand out from it: the writing is sparse enough for a median to see past it.
+_SPARSE_INK = 0.18
+
+
 def _dark_ink(small: np.ndarray) -> bool:
-    """Dark ink on a light ground? Ink is the tail that reaches further from the median, or,
-    where the median is ink, what the picture's border is not."""
+    """Dark ink on a light ground? Ink is the tail that reaches further from the median
+    (where both reach alike on a picture bigger than a dataset's digit, further from the
+    ground around each pixel), or, where the median is ink, what the picture's border is not."""
     lum = small.mean(axis=2)
     lo, med, hi = np.percentile(lum, [0.1, 50, 99.9])
     # Ink can cover more than half of a digit cropped tight, and turn the median; the border
@@ -300,6 +306,17 @@ def _dark_ink(small: np.ndarray) -> bool:
         return False
     if abs((med - lo) - (hi - med)) > 0.1:
         return bool(med - lo > hi - med)
+    if max(lum.shape) > _DATASET_SIDE:
+        # A shadow across a photographed sheet is a second ground: with the median on the
+        # shaded paper, the lit paper reaches as far from it as the ink. From the ground
+        # around each pixel (a median over a fourth of the shorter side, on a 4x smaller
+        # copy) the ink still reaches furthest, where few pixels stand out from that ground.
+        coarse = lum[::4, ::4]
+        ground = ndi.median_filter(coarse, size=max(3, min(coarse.shape) // 4))
+        local = lum - _resize(ground, lum.shape, Image.Resampling.BILINEAR)
+        lo, hi = np.percentile(local, [0.1, 99.9])
+        if abs(-lo - hi) > 0.1 and (np.abs(local) > 0.15).mean() < _SPARSE_INK:
+            return bool(-lo > hi)
     return bool(med >= 0.5)
 
 
@@ -489,14 +506,42 @@ def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[tuple[int, 
     holes = filled - int((light & region).sum())
     if filled < 0.9 * outline.sum() or holes > 0.2 * filled or holes < 0.01 * filled:
         return None
-    if lum[labels == biggest].mean() - lum[labels != biggest].mean() < 0.2:
+    lit, region = region, _shaded(lum, region)
+    if lum[lit].mean() - lum[~region].mean() < 0.2:
         return None
+    if region is not lit:
+        ys, xs = ndi.find_objects(region.view(np.uint8))[0]
+        if (ys.stop - ys.start) * (xs.stop - xs.start) > 0.9 * lum.size:
+            return None
+        outline = _outline(region)
     inset_y, inset_x = (ys.stop - ys.start) // 50 + 1, (xs.stop - xs.start) // 50 + 1
     top, bottom = (ys.start + inset_y) * k, min((ys.stop - inset_y) * k, h)
     left, right = (xs.start + inset_x) * k, min((xs.stop - inset_x) * k, w)
     # with the soft rim along the sheet's edge
     off = np.repeat(np.repeat(ndi.binary_dilation(~outline), k, axis=0), k, axis=1)
     return (top, bottom, left, right), off[top:bottom, left:right]
+
+
+# A step in brightness as sharp as this (in log brightness per pixel of the reduced photo)
+# is the sheet's edge; a shadow's edge is soft (a step of 0.5-0.7 at a sheet's edge on a
+# dark desk, under 0.05 across a phone's shadow).
+_SHEET_EDGE_STEP = 0.15
+
+
+def _shaded(lum: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """The sheet whose lit part is ``lit``, with the paper in shadow beside it: a shadow
+    across the sheet (the phone's, a hand's) leaves part of it as dark as the desk, and
+    would cut it and its writing off. The sheet goes on across the shadow's soft edge to its
+    own sharp one; ``lit`` itself where that reaches the picture's border (the sheet's edge
+    is not sharp all round) or adds little."""
+    paper = ndi.grey_closing(lum, size=(5, 5))  # the writing and ruled lines wiped out
+    log = np.log(np.maximum(paper, 0.02))
+    step = np.hypot(ndi.sobel(log, 0), ndi.sobel(log, 1)) / 8  # sobel's weights sum to 8 across
+    joined, _ = ndi.label((step < _SHEET_EDGE_STEP) | lit)
+    sheet = np.isin(joined, np.unique(joined[lit]))
+    if np.concatenate(_edges(sheet)).mean() > 0.1 or sheet.sum() < 1.05 * lit.sum():
+        return lit
+    return ndi.binary_fill_holes(sheet)
 
 
 def _outline(region: np.ndarray) -> np.ndarray:

@@ -218,6 +218,18 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     return (np.clip(photo, 0, 1) * 255).astype(np.uint8)
 
 
+def in_shadow(photo: np.ndarray, strength: float, side: str, soft: float = 0.03) -> np.ndarray:
+    """``photo`` (RGB uint8) with a shadow over one part, as a phone or a hand casts one: the
+    light there falls by ``strength`` (0.6: to 40 %), paper, ink and desk alike. ``side``:
+    "left" (the left 45 %), "top" (the top half) or "diagonal" (the top left); ``soft``: the
+    width of its edge, as a share of the photo's longer side."""
+    h, w = photo.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    beyond_edge = {"left": xx - 0.45 * w, "top": yy - 0.5 * h, "diagonal": (xx - 0.5 * w) + 1.5 * (yy - 0.5 * h)}[side]
+    shade = strength / (1 + np.exp(np.clip(beyond_edge / (soft * max(h, w)), -50, 50)))
+    return np.clip(photo * (1 - shade[..., None]), 0, 255).astype(np.uint8)
+
+
 # Where a phone held at an angle puts the corners of the picture (see `at_an_angle`).
 VIEWS = {
     "left side near": [(0.06, 0.04), (0.96, 0.0), (1.0, 1.0), (0.0, 0.92)],  # the left edge looms larger

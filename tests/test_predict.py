@@ -12,7 +12,8 @@ from mnist_demo import compose, predict
 from mnist_demo.inference import analyse, decode_latent, load_models
 
 CASES = 25
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.png"))
+EXAMPLES = sorted([*(Path(__file__).resolve().parent.parent / "examples").glob("*.png"),
+                   *(Path(__file__).resolve().parent.parent / "examples").glob("*.jpg")])
 
 
 def _strip(pool, picks) -> np.ndarray:

@@ -16,7 +16,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from drawing import (BARE_ONE, DIGITS, EIGHT_APART, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, VIEWS, at_an_angle, dashed,
-                     dotted, draw, layout, photo_of_paper, render, rows)
+                     dotted, draw, in_shadow, layout, photo_of_paper, render, rows)
 from mnist_demo.preprocess import (
     MAX_PIXELS,
     MNIST_STROKE,
@@ -713,6 +713,18 @@ def test_a_sheet_on_a_desk_that_fills_most_of_the_photo():
     drawing, boxes = render([2, 6, 1], size=(900, 300), pen=9)
     table = 350  # the sheet is under a fifth of the photo: the desk is what the photo mostly shows
     digits = find_digits(photo_of_paper(drawing, table=table))
+    assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
+
+
+@pytest.mark.parametrize("side, table", [("left", 40), ("top", 200), ("diagonal", 60), ("diagonal", 0)])
+def test_a_shadow_across_a_photographed_sheet_leaves_its_writing(side, table):
+    # A phone's shadow takes 60 % of the light from part of the sheet. On a desk, only the lit
+    # part was the sheet: the shaded part, darker than the threshold, went as desk with its
+    # digits. Without a desk, the lit paper reached further from the picture's median than
+    # the ink, and was taken for light ink on a dark ground.
+    drawing, boxes = render([3, 8, 6], size=(1000, 320), pen=8)
+    photo = in_shadow(photo_of_paper(drawing, table=table), 0.6, side)
+    digits = find_digits(photo)
     assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
 
 

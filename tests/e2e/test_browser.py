@@ -222,3 +222,15 @@ def test_a_photo_of_two_rows_is_read_like_text(page, tmp_path):
     expect_status(page, "Found 3 digits")
     expect_panels(page, {"triplet": "4 7 2", "sequence-text": "472", "sum-exact": "13", "autoencoder": "4 7 2"})
     page.screenshot(path=tmp_path / "two_rows.png", full_page=True)
+
+
+def test_the_shadow_photo_example_is_read(page, tmp_path):
+    """The Examples tab's photo of a sheet on a desk, a shadow over its left part: clicked,
+    it opens in the Upload tab and every model reads 3 6 8 (docs/models.md, "A shadow
+    across the sheet")."""
+    require_weights("triplet", "sequence", "digit_sum", "autoencoder")
+    page.get_by_role("tab", name="Examples").click()
+    page.locator("img[src*='photo_shadow_368']").first.click()
+    expect_status(page, "Found 3 digits")
+    expect_panels(page, {"triplet": "3 6 8", "sequence-text": "368", "sum-exact": "17", "autoencoder": "3 6 8"})
+    page.screenshot(path=tmp_path / "shadow_example.png", full_page=True)
