@@ -799,7 +799,8 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     Found as peaks of ink counted along slightly sloped rows (first on a 4× smaller copy, so
     drawings without lines cost ~1 ms). A line counts only when it is much longer than the
     writing is tall, so a 7's bar, however wide the 7, never does; strokes that cross a line
-    keep their ink across it.
+    keep their ink across it. With them go the columns of squared paper, or on ruled paper
+    a notebook's margin (:func:`_margins`).
     """
     h, w = mask.shape
     none = np.zeros_like(mask)
@@ -824,6 +825,9 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     rules &= (np.array([0, *lengths]) >= 2.5 * max(tallest, 1))[line_labels]
     if not rules.any():
         return rules
+    margins = None
+    if not columns.any():
+        columns = margins = _margins(mask, rules)
     rules = _line_only(mask, rules, columns)
     # A sloped line leaves the page through its top or bottom: what is left of it there is
     # a flat sliver along that edge.
@@ -832,7 +836,42 @@ def _rules(mask: np.ndarray) -> np.ndarray:
         flat = ys.stop - ys.start <= 0.1 * tallest and xs.stop - xs.start >= 4 * (ys.stop - ys.start)
         if flat and (ys.start == 0 or ys.stop == h):
             rules[ys, xs] |= labels[ys, xs] == i
-    return rules
+    if margins is None or not margins.any():
+        return rules
+    # What is left of a margin and lies wholly within 3 px of it is the margin's too: its
+    # fringe, where it was photographed with a slight tilt, and where it crosses the rows
+    # (both lines there, a pixel or two thicker than either).
+    labels, n = ndi.label(mask & ~rules, structure=_EIGHT)
+    by_margin = labels[ndi.binary_dilation(margins, iterations=3)]
+    stray = np.bincount(by_margin, minlength=n + 1) == np.bincount(labels.ravel(), minlength=n + 1)
+    stray[0] = False
+    return rules | stray[labels]
+
+
+# A notebook's margin runs across every ruled row, well beyond the writing: this many times
+# as tall as its tallest digit at least (a 1 as straight is as tall as its neighbours).
+_MARGIN_OVER_WRITING = 1.15
+
+
+def _margins(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Pixels of a notebook's margin on ruled paper: one or two straight vertical lines (±2°)
+    across all the ruled ``rows``, each much taller than the writing beside it. Without
+    them they would be read as 1s (and where they cross the rows, bits of them as 3s)."""
+    none = np.zeros_like(mask)
+    ruled = np.flatnonzero(rows.any(axis=1))
+    candidates = _sloped_rows(mask.T).T
+    labels, _ = ndi.label(_bridged(candidates, axis=0), structure=_EIGHT)
+    heights = np.array([0, *(s[0].stop - s[0].start for s in ndi.find_objects(labels))])
+    across = heights >= 0.9 * (ruled[-1] - ruled[0] + 1)
+    if not across[1:].any():
+        return none
+    lines = candidates & across[labels]
+    apart, n = ndi.label(mask & ~rows & ~ndi.binary_dilation(lines, iterations=2), structure=_EIGHT)
+    boxes, _ = _pieces(apart, n)
+    if len(boxes) == 0:
+        return none  # no writing beside them: they may be the writing
+    tallest = max(np.ptp(boxes[g][:, 0::2]) for g in _group(boxes))
+    return candidates & (across & (heights >= _MARGIN_OVER_WRITING * tallest))[labels]
 
 
 def _any_of_4(mask: np.ndarray) -> np.ndarray:

@@ -183,13 +183,16 @@ BARE_ONE: list[Stroke] = [[(0.38, 0.0), (0.38, 1.0)]]
 
 
 def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
-                   seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+                   seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0),
+                   margins: tuple[float, ...] = ()) -> np.ndarray:
     """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.
 
     rules: spacing of ruled lines as a fraction of the height (3 px, as dark as the ink,
     sloped by `tilt` degrees); grid: squared paper instead, rows and columns this far apart
     as a fraction of the height (2 px, as dark as the ink), the first ``grid_offset`` (y, x)
-    px from the top left corner; table: width in px of dark table around the sheet.
+    px from the top left corner; margins: a notebook's red margin lines (3 px, top to bottom)
+    this far from the left, as fractions of the width; table: width in px of dark table
+    around the sheet.
     Returns RGB uint8 of the drawing's size plus the table on every side.
     """
     rng = np.random.default_rng(seed)
@@ -209,6 +212,9 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     dark = np.array([0.1, 0.12, 0.4])
     mark = np.maximum(ink, lines)[..., None]
     photo = paper * (1 - mark) + dark * mark
+    for x in margins:  # printed red over the ruled lines, written over in ink
+        at = slice(round(x * w), round(x * w) + 3)
+        photo[:, at] = np.array([0.8, 0.25, 0.25]) * (1 - ink[:, at, None]) + dark * ink[:, at, None]
     if table:
         framed = np.empty((h + 2 * table, w + 2 * table, 3))
         framed[...] = [0.3, 0.22, 0.16]  # a wooden desk

@@ -716,6 +716,16 @@ def test_a_sheet_on_a_desk_that_fills_most_of_the_photo():
     assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
 
 
+@pytest.mark.parametrize("margins, table", [((0.07,), 0), ((0.07,), 40), ((0.05, 0.058), 0), ((0.9,), 0)])
+def test_a_notebook_margin_on_ruled_paper_is_not_a_digit(margins, table):
+    # A red line from the top of the sheet to its bottom, one or two, left or right of the
+    # writing: it crosses the ruled rows and was read as a 1 (and where it crosses them, as 3s).
+    drawing, boxes = render([0, 5, 9], size=(1000, 320), pen=8)
+    photo = photo_of_paper(drawing, rules=0.16, table=table, margins=margins)
+    digits = find_digits(photo)
+    assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
+
+
 @pytest.mark.parametrize("side, table", [("left", 40), ("top", 200), ("diagonal", 60), ("diagonal", 0)])
 def test_a_shadow_across_a_photographed_sheet_leaves_its_writing(side, table):
     # A phone's shadow takes 60 % of the light from part of the sheet. On a desk, only the lit
