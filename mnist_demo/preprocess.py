@@ -314,9 +314,9 @@ def _dark_ink(small: np.ndarray) -> bool:
         coarse = lum[::4, ::4]
         ground = ndi.median_filter(coarse, size=max(3, min(coarse.shape) // 4))
         local = lum - _resize(ground, lum.shape, Image.Resampling.BILINEAR)
-        lo, hi = np.percentile(local, [0.1, 99.9])
-        if abs(-lo - hi) > 0.1 and (np.abs(local) > 0.15).mean() < _SPARSE_INK:
-            return bool(-lo > hi)
+        darker, lighter = -np.percentile(local, 0.1), np.percentile(local, 99.9)
+        if abs(darker - lighter) > 0.1 and (np.abs(local) > 0.15).mean() < _SPARSE_INK:
+            return bool(darker > lighter)
     return bool(med >= 0.5)
 
 
@@ -859,9 +859,7 @@ def _margins(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
     them they would be read as 1s (and where they cross the rows, bits of them as 3s)."""
     none = np.zeros_like(mask)
     ruled = np.flatnonzero(rows.any(axis=1))
-    candidates = _sloped_rows(mask.T).T
-    labels, _ = ndi.label(_bridged(candidates, axis=0), structure=_EIGHT)
-    heights = np.array([0, *(s[0].stop - s[0].start for s in ndi.find_objects(labels))])
+    candidates, labels, heights = _vertical_lines(mask)
     across = heights >= 0.9 * (ruled[-1] - ruled[0] + 1)
     if not across[1:].any():
         return none
@@ -914,11 +912,18 @@ def _columns(mask: np.ndarray) -> tuple[np.ndarray, int]:
     Each must run the height by itself (over small breaks, where a faint line fell below the
     ink threshold), so a stroke drawn beside a column is not taken for part of it.
     """
-    candidates = _sloped_rows(mask.T, span=0.9).T
-    labels, _ = ndi.label(_bridged(candidates, axis=0), structure=_EIGHT)
-    heights = [s[0].stop - s[0].start for s in ndi.find_objects(labels)]
-    full = np.array([0, *heights]) >= 0.9 * mask.shape[0]
+    candidates, labels, heights = _vertical_lines(mask, span=0.9)
+    full = heights >= 0.9 * mask.shape[0]
     return candidates & full[labels], int(full.sum())
+
+
+def _vertical_lines(mask: np.ndarray, span: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels on straight vertical lines (±2°; ``span`` as for :func:`_sloped_rows`), each
+    line's label (over small breaks) and the height of each label (0 for none)."""
+    candidates = _sloped_rows(mask.T, span=span).T
+    labels, _ = ndi.label(_bridged(candidates, axis=0), structure=_EIGHT)
+    heights = np.array([0, *(s[0].stop - s[0].start for s in ndi.find_objects(labels))])
+    return candidates, labels, heights
 
 
 def _bridged(lines: np.ndarray, axis: int) -> np.ndarray:
