@@ -331,12 +331,28 @@ def _background(small: np.ndarray, dark: bool, shape: tuple[int, int]) -> list:
             for c in range(small.shape[2])]
 
 
+# A pixel on the picture's edge this much darker than a closing done in place makes it is
+# ink or desk, not paper in a falling light (a phone's vignetting: 0.85-0.9 of it).
+_EDGE_NOT_PAPER = 0.65
+
+
 def _lighting(channel: np.ndarray, dark: bool) -> np.ndarray:
     """The canvas under the ink: a grey closing (opening for light ink) with a
     window wider than any stroke wipes the ink out and leaves the lighting."""
-    window = min(channel.shape) // 3
-    morph = ndi.grey_closing if dark else ndi.grey_opening
-    return ndi.uniform_filter(morph(channel, size=window), size=window)
+    paper = channel if dark else 1 - channel  # light ink: the same on the negative
+    window = max(1, min(paper.shape) // 3)
+    # The picture goes on beyond its edge as its edge's paper: a closing done in place
+    # takes the brightest paper half a window in for the edge itself, and light falling off
+    # towards the edges of a photo became ink there, as dark as faint pencil (read as 1s
+    # along the sides). Ink and desk on the edge go on as that brighter paper, as before:
+    # the desk in a corner of a sheet photographed at an angle is then still ink, and solid.
+    # (A dilation alone would take the lit paper beyond a shadow's edge for the shaded edge.)
+    in_place = ndi.grey_closing(paper, size=window)
+    edge = np.where(paper < _EDGE_NOT_PAPER * in_place, in_place, paper)
+    padded = np.pad(edge, window, mode="edge")
+    padded[window:-window, window:-window] = paper
+    lit = ndi.uniform_filter(ndi.grey_closing(padded, size=window), size=window)[window:-window, window:-window]
+    return lit if dark else 1 - lit
 
 
 def _even(lum: np.ndarray, dark: bool) -> bool:
@@ -500,11 +516,14 @@ def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[tuple[int, 
         return None
     region = labels == biggest
     outline = _outline(region)
-    filled = int(ndi.binary_fill_holes(region).sum())
+    whole = ndi.binary_fill_holes(region)
+    filled = int(whole.sum())
     # The writing on the sheet: holes in it (a bold white 1 on black has none, nor has the
     # inside of a 0 cropped tight), lines and all.
     holes = filled - int((light & region).sum())
-    if filled < 0.9 * outline.sum() or holes > 0.2 * filled or holes < 0.01 * filled:
+    if filled < 0.9 * outline.sum() or holes > 0.2 * filled:
+        return None
+    if holes < 0.01 * filled and not _written_on(lum, whole, k):
         return None
     lit, region = region, _shaded(lum, region)
     if lum[lit].mean() - lum[~region].mean() < 0.2:
@@ -520,6 +539,25 @@ def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[tuple[int, 
     # with the soft rim along the sheet's edge
     off = np.repeat(np.repeat(ndi.binary_dilation(~outline), k, axis=0), k, axis=1)
     return (top, bottom, left, right), off[top:bottom, left:right]
+
+
+# Writing thinner than a pixel of the reduced photo leaves hardly any holes in the sheet
+# (one thin digit on a sheet that fills half the photo: 0.2-0.8 % of it), only faint marks:
+# pixels this much darker than the paper around them, on at least this share of it (a thin
+# 1 marks 0.06 % of such a sheet; bare light regions, noisy or not, 0 %).
+_MARK_DEPTH = 0.08
+_MARKS_SHARE = 0.0003
+
+
+def _written_on(lum: np.ndarray, region: np.ndarray, k: int) -> bool:
+    """Does the light ``region`` of ``lum`` (reduced by ``k``; its holes filled) bear writing
+    too thin to hole it much? A sheet with one thin digit does; a bold light 1 on a dark
+    canvas, or the inside of a dark 0 cropped tight, is bare, even with noise and JPEG blocks."""
+    if k < 2:  # a picture small enough to be read as it is: its noise would pass for marks
+        return False
+    depth = ndi.grey_closing(lum, size=(5, 5)) - lum
+    marks = ndi.binary_erosion(region, iterations=2) & (depth > _MARK_DEPTH)
+    return int(marks.sum()) >= _MARKS_SHARE * int(region.sum())
 
 
 # A step in brightness as sharp as this (in log brightness per pixel of the reduced photo)

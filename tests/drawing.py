@@ -182,9 +182,15 @@ EIGHT_APART: list[Stroke] = [_arc(0.35, 0.22, 0.25, 0.22, 0, 360, 18), _arc(0.35
 BARE_ONE: list[Stroke] = [[(0.38, 0.0), (0.38, 1.0)]]
 
 
+# Writing colours for photo_of_paper (RGB, 0-1): a blue ballpoint, and a grey pencil that
+# takes about 40 % of the paper's light.
+BALLPOINT = (0.1, 0.12, 0.4)
+PENCIL = (0.48, 0.48, 0.5)
+
+
 def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
                    seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0),
-                   margins: tuple[float, ...] = ()) -> np.ndarray:
+                   margins: tuple[float, ...] = (), ink=BALLPOINT, vignette: float = 0.0) -> np.ndarray:
     """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.
 
     rules: spacing of ruled lines as a fraction of the height (3 px, as dark as the ink,
@@ -192,12 +198,13 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     as a fraction of the height (2 px, as dark as the ink), the first ``grid_offset`` (y, x)
     px from the top left corner; margins: a notebook's red margin lines (3 px, top to bottom)
     this far from the left, as fractions of the width; table: width in px of dark table
-    around the sheet.
+    around the sheet; ink: the writing's colour (RGB, 0-1; PENCIL is faint); vignette: the
+    light falls off towards the photo's edges, by this share in its corners (a phone's lens).
     Returns RGB uint8 of the drawing's size plus the table on every side.
     """
     rng = np.random.default_rng(seed)
-    ink = np.asarray(drawing.convert("RGBA"))[..., 3] / 255.0 * (np.asarray(drawing.convert("L")) < 128)
-    h, w = ink.shape
+    written = np.asarray(drawing.convert("RGBA"))[..., 3] / 255.0 * (np.asarray(drawing.convert("L")) < 128)
+    h, w = written.shape
     yy, xx = np.mgrid[0:h, 0:w]
     lines = np.zeros((h, w))
     if rules:
@@ -210,16 +217,19 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     light = 0.8 + 0.15 * np.sin(xx / w * 3) * np.cos(yy / h * 2)
     paper = np.stack([light, light * 0.97, light * 0.92], -1)
     dark = np.array([0.1, 0.12, 0.4])
-    mark = np.maximum(ink, lines)[..., None]
-    photo = paper * (1 - mark) + dark * mark
+    photo = paper * (1 - lines[..., None]) + dark * lines[..., None]
+    photo = photo * (1 - written[..., None]) + np.array(ink) * written[..., None]
     for x in margins:  # printed red over the ruled lines, written over in ink
         at = slice(round(x * w), round(x * w) + 3)
-        photo[:, at] = np.array([0.8, 0.25, 0.25]) * (1 - ink[:, at, None]) + dark * ink[:, at, None]
+        photo[:, at] = np.array([0.8, 0.25, 0.25]) * (1 - written[:, at, None]) + np.array(ink) * written[:, at, None]
     if table:
         framed = np.empty((h + 2 * table, w + 2 * table, 3))
         framed[...] = [0.3, 0.22, 0.16]  # a wooden desk
         framed[table:table + h, table:table + w] = photo
         photo = framed
+    if vignette:
+        fy, fx = (np.linspace(-1, 1, n) ** 2 for n in photo.shape[:2])
+        photo = photo * (1 - vignette * (fy[:, None] + fx[None, :]) / 2)[..., None]
     photo = photo + rng.normal(0, 0.025, photo.shape)
     return (np.clip(photo, 0, 1) * 255).astype(np.uint8)
 
