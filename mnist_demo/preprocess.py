@@ -866,7 +866,14 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     margins = None
     if not columns.any():
         columns = margins = _margins(mask, rules)
+    crossings = rules & columns if margins is None else None
     rules = _line_only(mask, rules, columns)
+    if crossings is not None and crossings.any():
+        # What is left where a row and a column of squared paper cross, wholly within 2 px of
+        # the crossing, is the grid's too: both lines' fringes meet there. Beside writing in
+        # pencil, thinner than the grid, such dots were not specks, and a column of them
+        # down the grid was read as a 1.
+        rules |= _wholly_near(mask & ~rules, crossings, 2)
     # A sloped line leaves the page through its top or bottom: what is left of it there is
     # a flat sliver along that edge.
     labels, _ = ndi.label(mask & ~rules, structure=_EIGHT)
@@ -879,11 +886,16 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     # What is left of a margin and lies wholly within 3 px of it is the margin's too: its
     # fringe, where it was photographed with a slight tilt, and where it crosses the rows
     # (both lines there, a pixel or two thicker than either).
-    labels, n = ndi.label(mask & ~rules, structure=_EIGHT)
-    by_margin = labels[ndi.binary_dilation(margins, iterations=3)]
-    stray = np.bincount(by_margin, minlength=n + 1) == np.bincount(labels.ravel(), minlength=n + 1)
+    return rules | _wholly_near(mask & ~rules, margins, 3)
+
+
+def _wholly_near(mask: np.ndarray, lines: np.ndarray, reach: int) -> np.ndarray:
+    """The marks of ``mask`` that lie wholly within ``reach`` px of ``lines``."""
+    labels, n = ndi.label(mask, structure=_EIGHT)
+    near = labels[ndi.binary_dilation(lines, iterations=reach)]
+    stray = np.bincount(near, minlength=n + 1) == np.bincount(labels.ravel(), minlength=n + 1)
     stray[0] = False
-    return rules | stray[labels]
+    return stray[labels]
 
 
 # A notebook's margin runs across every ruled row, well beyond the writing: this many times
