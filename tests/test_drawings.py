@@ -152,11 +152,12 @@ def read_rate(condition: str, model: str) -> float:
     ("squared_paper", 0.97),
     ("notebook_paper", 0.95),  # 1.0 each; 0.0 each before a margin on ruled paper was taken for a line
     ("shadow_photo", 0.95),  # 1.0 each; 0.33 each before the sheet went on across a shadow's soft edge
-    # 1.0 / 0.98 / 0.98; 0.50 / 0.48 / 0.48 before the lighting went on beyond the photo's edges as its paper
+    # 1.0 each; 0.50 / 0.48 / 0.48 before the lighting went on beyond the photo's edges as its paper,
+    # 1.0 / 0.98 / 0.98 before the writing was found again at its own threshold once the lines had gone
     ("photo_in_pencil", 0.95),
-    # 0.95 / 0.95 / 0.94; 0.41 each before what the grid's crossings left was set aside with it
-    # (pieces of strokes this faint and thin can fall under the threshold between the lines)
-    ("squared_paper_in_pencil", 0.9),
+    # 1.0 each; 0.41 each before what the grid's crossings left was set aside with it, 0.95 / 0.95 /
+    # 0.94 before the writing was found again at its own threshold once the lines had gone
+    ("squared_paper_in_pencil", 0.95),
     ("one_on_a_sheet", 0.95),  # 1.0 each; 0.0 each before a sheet without holes could still bear thin writing
     ("angled_photo", 0.95),  # 0.98 each; 0.27 / 0.27 / 0.29 before the desk beyond the paper's outline was dropped
     # 1.0 each (2026-12-07); 0.93 / 0.93 / 0.90 (autoencoder / LSTM / sequence) when first measured,
