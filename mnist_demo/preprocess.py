@@ -523,9 +523,10 @@ def _sheet(lum: np.ndarray, k: int, shape: tuple[int, int]) -> tuple[tuple[int, 
     holes = filled - int((light & region).sum())
     if filled < 0.9 * outline.sum() or holes > 0.2 * filled:
         return None
-    if holes < 0.01 * filled and not _written_on(lum, whole, k):
+    paper = ndi.grey_closing(lum, size=(5, 5))  # the writing and ruled lines wiped out
+    if holes < 0.01 * filled and not _written_on(lum, paper, whole, k):
         return None
-    lit, region = region, _shaded(lum, region)
+    lit, region = region, _shaded(paper, region)
     if lum[lit].mean() - lum[~region].mean() < 0.2:
         return None
     if region is not lit:
@@ -549,14 +550,14 @@ _MARK_DEPTH = 0.08
 _MARKS_SHARE = 0.0003
 
 
-def _written_on(lum: np.ndarray, region: np.ndarray, k: int) -> bool:
+def _written_on(lum: np.ndarray, paper: np.ndarray, region: np.ndarray, k: int) -> bool:
     """Does the light ``region`` of ``lum`` (reduced by ``k``; its holes filled) bear writing
-    too thin to hole it much? A sheet with one thin digit does; a bold light 1 on a dark
-    canvas, or the inside of a dark 0 cropped tight, is bare, even with noise and JPEG blocks."""
+    too thin to hole it much? ``paper``: ``lum`` with the writing wiped out (a 5×5 grey
+    closing). A sheet with one thin digit does; a bold light 1 on a dark canvas, or the
+    inside of a dark 0 cropped tight, is bare, even with noise and JPEG blocks."""
     if k < 2:  # a picture small enough to be read as it is: its noise would pass for marks
         return False
-    depth = ndi.grey_closing(lum, size=(5, 5)) - lum
-    marks = ndi.binary_erosion(region, iterations=2) & (depth > _MARK_DEPTH)
+    marks = ndi.binary_erosion(region, iterations=2) & (paper - lum > _MARK_DEPTH)
     return int(marks.sum()) >= _MARKS_SHARE * int(region.sum())
 
 
@@ -566,13 +567,13 @@ def _written_on(lum: np.ndarray, region: np.ndarray, k: int) -> bool:
 _SHEET_EDGE_STEP = 0.15
 
 
-def _shaded(lum: np.ndarray, lit: np.ndarray) -> np.ndarray:
+def _shaded(paper: np.ndarray, lit: np.ndarray) -> np.ndarray:
     """The sheet whose lit part is ``lit``, with the paper in shadow beside it: a shadow
     across the sheet (the phone's, a hand's) leaves part of it as dark as the desk, and
     would cut it and its writing off. The sheet goes on across the shadow's soft edge to its
     own sharp one; ``lit`` itself where that reaches the picture's border (the sheet's edge
-    is not sharp all round) or adds little."""
-    paper = ndi.grey_closing(lum, size=(5, 5))  # the writing and ruled lines wiped out
+    is not sharp all round) or adds little. ``paper``: the photo's reduced luminance with the
+    writing and ruled lines wiped out (a 5×5 grey closing)."""
     log = np.log(np.maximum(paper, 0.02))
     step = np.hypot(ndi.sobel(log, 0), ndi.sobel(log, 1)) / 8  # sobel's weights sum to 8 across
     joined, _ = ndi.label((step < _SHEET_EDGE_STEP) | lit)
@@ -894,9 +895,9 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     margins = None
     if not columns.any():
         columns = margins = _margins(mask, rules)
-    crossings = rules & columns if margins is None else None
+    crossings = rules & columns
     rules = _line_only(mask, rules, columns)
-    if crossings is not None and crossings.any():
+    if margins is None and crossings.any():
         # What is left where a row and a column of squared paper cross, wholly within 2 px of
         # the crossing, is the grid's too: both lines' fringes meet there. Beside writing in
         # pencil, thinner than the grid, such dots were not specks, and a column of them
