@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import ndimage
 from PIL import Image, ImageDraw
 
 Stroke = list[tuple[float, float]]
@@ -190,7 +191,8 @@ PENCIL = (0.48, 0.48, 0.5)
 
 def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
                    seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0),
-                   margins: tuple[float, ...] = (), ink=BALLPOINT, vignette: float = 0.0) -> np.ndarray:
+                   margins: tuple[float, ...] = (), ink=BALLPOINT, vignette: float = 0.0,
+                   mottle: float = 0.0) -> np.ndarray:
     """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.
 
     rules: spacing of ruled lines as a fraction of the height (3 px, as dark as the ink,
@@ -199,8 +201,10 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     px from the top left corner; margins: a notebook's red margin lines (3 px, top to bottom)
     this far from the left, as fractions of the width; table: width in px of dark table
     around the sheet; ink: the writing's colour (RGB, 0-1; PENCIL is faint); vignette: the
-    light falls off towards the photo's edges, by this share in its corners (a phone's lens).
-    Returns RGB uint8 of the drawing's size plus the table on every side.
+    light falls off towards the photo's edges, by this share in its corners (a phone's lens);
+    mottle: the light varies in soft patches about a tenth of the photo across (light through
+    leaves, a crumpled sheet), darker by up to this share. Returns RGB uint8 of the drawing's
+    size plus the table on every side.
     """
     rng = np.random.default_rng(seed)
     written = np.asarray(drawing.convert("RGBA"))[..., 3] / 255.0 * (np.asarray(drawing.convert("L")) < 128)
@@ -227,6 +231,11 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
         framed[...] = [0.3, 0.22, 0.16]  # a wooden desk
         framed[table:table + h, table:table + w] = photo
         photo = framed
+    if mottle:  # the light, not the paper: it falls on ink and desk alike
+        step = max(photo.shape[:2]) // 10
+        knots = rng.uniform(0, 1, (photo.shape[0] // step + 2, photo.shape[1] // step + 2))
+        patches = ndimage.zoom(knots, step, order=3)[:photo.shape[0], :photo.shape[1]]
+        photo = photo * (1 - mottle * np.clip(patches, 0, 1))[..., None]
     if vignette:
         fy, fx = (np.linspace(-1, 1, n) ** 2 for n in photo.shape[:2])
         photo = photo * (1 - vignette * (fy[:, None] + fx[None, :]) / 2)[..., None]
