@@ -334,6 +334,27 @@ def _background(small: np.ndarray, dark: bool, shape: tuple[int, int]) -> list:
 # A pixel on the picture's edge this much darker than a closing done in place makes it is
 # ink or desk, not paper in a falling light (a phone's vignetting: 0.85-0.9 of it).
 _EDGE_NOT_PAPER = 0.65
+# A step in the paper's brightness this steep (per pixel of the reduced copy) bounds a desk
+# or ink; the light falling off into a shaded corner of a photo darkens it by 0.01-0.02 a
+# pixel, a desk's edge by 0.1 or more.
+_SHADE_STEP = 0.05
+
+
+def _sharply_bounded(paper: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    """The parts of ``dark`` that a sharp step in ``paper`` bounds: desk or ink, not paper.
+
+    Vignetting and a patch of shade together can take more than a third of the light from a
+    photo's corner; that corner then passed for desk, went on beyond the edge as the
+    brighter paper, and was read as a 1. A desk or ink stands out from the paper at once,
+    a shade deepens gradually.
+    """
+    labels, n = ndi.label(dark)
+    smooth = ndi.grey_closing(paper, size=3)
+    step = np.hypot(ndi.sobel(smooth, 0), ndi.sobel(smooth, 1)) / 8
+    ring = ndi.binary_dilation(dark) & ~dark
+    near = np.where(ring, ndi.grey_dilation(labels, size=3), 0)
+    steepest = np.asarray(ndi.maximum(step, labels=near, index=np.arange(1, n + 1)))
+    return np.concatenate([[False], steepest >= _SHADE_STEP])[labels]
 
 
 def _lighting(channel: np.ndarray, dark: bool, fine: bool = True) -> np.ndarray:
@@ -353,7 +374,10 @@ def _lighting(channel: np.ndarray, dark: bool, fine: bool = True) -> np.ndarray:
     # the desk in a corner of a sheet photographed at an angle is then still ink, and solid.
     # (A dilation alone would take the lit paper beyond a shadow's edge for the shaded edge.)
     in_place = ndi.grey_closing(paper, size=window)
-    edge = np.where(paper < _EDGE_NOT_PAPER * in_place, in_place, paper)
+    not_paper = paper < _EDGE_NOT_PAPER * in_place
+    if np.concatenate(_edges(not_paper)).any():
+        not_paper = _sharply_bounded(paper, not_paper)
+    edge = np.where(not_paper, in_place, paper)
     padded = np.pad(edge, window, mode="edge")
     padded[window:-window, window:-window] = paper
     lit = ndi.uniform_filter(ndi.grey_closing(padded, size=window), size=window)[window:-window, window:-window]
