@@ -826,3 +826,15 @@ def test_a_corner_deep_in_shade_is_not_ink(seed):
     assert len(found) == 3, found
     writing = np.r_[np.min(boxes, axis=0)[:2], np.max(boxes, axis=0)[2:]]
     assert np.abs(np.r_[np.min(found, axis=0)[:2], np.max(found, axis=0)[2:]] - writing).max() <= 6, (found, boxes)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("ink", [BALLPOINT, PENCIL])
+def test_thin_writing_under_a_shadow_on_a_patchy_sheet_is_dark_ink(seed, ink):
+    # A shadow over the top left of a sheet whose light falls in patches, on a desk: the
+    # shaded paper, the lit paper and the writing are three grounds, and the shadow's and the
+    # patches' soft edges hid which of them is ink. The whole sheet was read as one light
+    # digit on a dark ground. Thin strokes stand out from the paper right beside them.
+    drawing, boxes = render([1, 5, 7], size=(1200, 800), pen=6, height=0.2, offset=(-150, -120))
+    photo = in_shadow(photo_of_paper(drawing, table=40, ink=ink, mottle=0.2, seed=seed), 0.45, "diagonal")
+    assert_boxes(find_digits(photo), [(x0 + 40, y0 + 40, x1 + 40, y1 + 40) for x0, y0, x1, y1 in boxes], 6)
