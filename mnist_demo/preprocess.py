@@ -714,6 +714,7 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
 # writing (measured: 1.0-2.4 times for pencil under dark ruled or grid lines, 5-8 times
 # where the shading came up).
 _FAINTER_GROWTH = 3.0
+_FAINTER_EDGE = 12
 
 
 def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, threshold: float,
@@ -730,6 +731,21 @@ def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, thr
     again, again_cleaned = _paper_only(ink > lower, ink, outside)
     if again.sum() > _FAINTER_GROWTH * mask.sum():
         return mask, cleaned, threshold
+    # Marks that only the lower threshold brings up, along the picture's edge, are the
+    # paper's shading there (a photo darker towards its edges, the rim of a grid line on its
+    # very edge, the paper along a desk's edge), not writing: they hold none of the writing
+    # found before.
+    labels, n = ndi.label(again, _EIGHT)
+    if n:
+        written = np.zeros(n + 1, bool)
+        written[labels[mask]] = True
+        inner = np.zeros_like(again)
+        inner[_FAINTER_EDGE:-_FAINTER_EDGE, _FAINTER_EDGE:-_FAINTER_EDGE] = True
+        away = np.zeros(n + 1, bool)
+        away[labels[inner]] = True
+        keep = written | away
+        keep[0] = False
+        again = keep[labels]
     return again, again_cleaned, lower
 
 

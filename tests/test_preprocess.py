@@ -838,3 +838,12 @@ def test_thin_writing_under_a_shadow_on_a_patchy_sheet_is_dark_ink(seed, ink):
     drawing, boxes = render([1, 5, 7], size=(1200, 800), pen=6, height=0.2, offset=(-150, -120))
     photo = in_shadow(photo_of_paper(drawing, table=40, ink=ink, mottle=0.2, seed=seed), 0.45, "diagonal")
     assert_boxes(find_digits(photo), [(x0 + 40, y0 + 40, x1 + 40, y1 + 40) for x0, y0, x1, y1 in boxes], 6)
+
+
+@pytest.mark.parametrize("digits, pen", [([2, 4, 8], 3), ([9, 0, 3], 5), ([6, 9, 1], 7)])
+def test_the_shaded_edge_of_squared_paper_is_not_writing(digits, pen):
+    # Pencil on squared paper with a grid line on the picture's very edge, the light falling
+    # off 45 % into the corners: once the grid went, the writing's own lower threshold
+    # brought up the shaded paper along that line as well, and it was read as a 1.
+    drawing, boxes = render(digits, size=(1000, 320), pen=pen)
+    assert_boxes(find_digits(photo_of_paper(drawing, grid=0.25, ink=PENCIL, vignette=0.45, seed=pen)), boxes, 8)
