@@ -378,6 +378,14 @@ def _lighting(channel: np.ndarray, dark: bool, fine: bool = True) -> np.ndarray:
     ``_SHADING_DEPTH`` darker than the wider one's.
     """
     paper = channel if dark else 1 - channel  # light ink: the same on the negative
+    lit = _wide_lighting(paper)
+    if fine:
+        lit = _finer_lighting(paper, lit)
+    return lit if dark else 1 - lit
+
+
+def _wide_lighting(paper: np.ndarray) -> np.ndarray:
+    """The lighting of ``paper`` (dark ink) under one window a third of its shorter side."""
     window = max(1, min(paper.shape) // 3)
     # The picture goes on beyond its edge as its edge's paper: a closing done in place
     # takes the brightest paper half a window in for the edge itself, and light falling off
@@ -392,18 +400,22 @@ def _lighting(channel: np.ndarray, dark: bool, fine: bool = True) -> np.ndarray:
     edge = np.where(not_paper, in_place, paper)
     padded = np.pad(edge, window, mode="edge")
     padded[window:-window, window:-window] = paper
-    lit = ndi.uniform_filter(ndi.grey_closing(padded, size=window), size=window)[window:-window, window:-window]
-    if fine:
-        for w in sorted({max(3, window // d) for d in _FINER}, reverse=True):
-            closer = ndi.grey_closing(np.pad(paper, w, mode="edge"), size=w)[w:-w, w:-w]
-            # Shading is what a narrower window leaves a little darker; ink wider than it
-            # stays much darker, and its soft edge beside it is ink too (MNIST's strokes
-            # drawn large fade over several pixels), so the paper within a window of it
-            # keeps the wider window's lighting.
-            keep = (closer >= (1 - _SHADING_DEPTH) * lit) & ndi.minimum_filter(closer >= (1 - _INK_DEPTH) * lit,
-                                                                                size=2 * w + 1)
-            lit = ndi.uniform_filter(np.where(keep, closer, lit), size=w, mode="nearest")
-    return lit if dark else 1 - lit
+    return ndi.uniform_filter(ndi.grey_closing(padded, size=window), size=window)[window:-window, window:-window]
+
+
+def _finer_lighting(paper: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """``lit`` (from :func:`_wide_lighting`) following the light more closely: see _FINER."""
+    window = max(1, min(paper.shape) // 3)
+    for w in sorted({max(3, window // d) for d in _FINER}, reverse=True):
+        closer = ndi.grey_closing(np.pad(paper, w, mode="edge"), size=w)[w:-w, w:-w]
+        # Shading is what a narrower window leaves a little darker; ink wider than it
+        # stays much darker, and its soft edge beside it is ink too (MNIST's strokes
+        # drawn large fade over several pixels), so the paper within a window of it
+        # keeps the wider window's lighting.
+        keep = (closer >= (1 - _SHADING_DEPTH) * lit) & ndi.minimum_filter(closer >= (1 - _INK_DEPTH) * lit,
+                                                                            size=2 * w + 1)
+        lit = ndi.uniform_filter(np.where(keep, closer, lit), size=w, mode="nearest")
+    return lit
 
 
 # A window a third of the picture wide is wider than any stroke, but wider too than the
@@ -420,13 +432,16 @@ _INK_DEPTH = 0.4
 
 def _even(lum: np.ndarray, dark: bool) -> bool:
     # A constant background can't eat into thick strokes; use it when it fits.
-    lo, hi = np.percentile(_lighting(lum, dark, fine=False), [5, 95])
+    paper = lum if dark else 1 - lum
+    wide = _wide_lighting(paper)
+    lo, hi = np.percentile(wide if dark else 1 - wide, [5, 95])
     if hi - lo >= 0.1:
         return False
     if (np.abs(lum - np.median(lum)) < 0.02).mean() > 0.5:  # a drawing's canvas, one colour
         return True
     # Under the one wide window the patches of light on a mottled sheet look even.
-    lo, hi = np.percentile(_lighting(lum, dark), [5, 95])
+    fine = _finer_lighting(paper, wide)
+    lo, hi = np.percentile(fine if dark else 1 - fine, [5, 95])
     return hi - lo < 0.1
 
 
@@ -736,17 +751,11 @@ def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, thr
     # very edge, the paper along a desk's edge), not writing: they hold none of the writing
     # found before.
     labels, n = ndi.label(again, _EIGHT)
-    if n:
-        written = np.zeros(n + 1, bool)
-        written[labels[mask]] = True
-        inner = np.zeros_like(again)
-        inner[_FAINTER_EDGE:-_FAINTER_EDGE, _FAINTER_EDGE:-_FAINTER_EDGE] = True
-        away = np.zeros(n + 1, bool)
-        away[labels[inner]] = True
-        keep = written | away
-        keep[0] = False
-        again = keep[labels]
-    return again, again_cleaned, lower
+    keep = np.zeros(n + 1, bool)
+    keep[labels[mask]] = True  # holds writing found before
+    keep[labels[_FAINTER_EDGE:-_FAINTER_EDGE, _FAINTER_EDGE:-_FAINTER_EDGE]] = True  # reaches in from the edge
+    keep[0] = False
+    return keep[labels], again_cleaned, lower
 
 
 # Rows of digits written one under another, like lines of text, are read top to bottom.

@@ -5,8 +5,7 @@ slanted, narrow and wide strokes), printed digits, photos of paper (ruled — wi
 notebook's margin too — or squared, or on a desk, level, turned or taken at an angle, in
 part in a shadow, darker towards the edges, the digits written upright or leaning, in
 pencil — on squared paper too —, one thin digit alone on a sheet, or small writing on a
-big photo whose light falls in patches), and rows of digits
-one under another.
+big photo whose light falls in patches), and rows of digits one under another.
 
 Each condition renders the ten digits as rows of three (tests/drawing.py's strokes, or
 Pillow's built-in font; cropped tight, one digit a picture) and runs `predict`; the models must read nearly all of them. The
@@ -24,7 +23,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo import predict
-from tests.drawing import ALLOGRAPHS, BALLPOINT, DIGITS, PENCIL, VIEWS, at_an_angle, in_shadow, photo_of_paper, render, rows
+from tests.drawing import (ALLOGRAPHS, BALLPOINT, DIGITS, PENCIL, VIEWS, at_an_angle, in_shadow, photo_of_paper,
+                           render, rows)
 
 ROWS = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 0, 3], [1, 5, 7], [2, 4, 8], [6, 9, 1]]
 
