@@ -710,6 +710,7 @@ def _shrink(px: np.ndarray, factor: int) -> np.ndarray:
 def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = True,
                  outside: np.ndarray | None = None) -> list[Digit]:
     threshold = _threshold(ink)
+    ink = _without_grain(ink, threshold)
     found = ink > threshold
     mask, cleaned = _paper_only(found, ink, outside)
     if mask.sum() < found.sum():  # lines or a desk went
@@ -722,6 +723,47 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
     if len(digits) > MAX_MARKS:
         raise ValueError(f"too many marks ({len(digits)}) — draw up to {MAX_MARKS} digits")
     return digits
+
+
+# A photo's grain lifts single pixels of the paper up to 6.5-8.7 times the noise's spread
+# above it (the strongest of three colour channels, each with its own noise), and a threshold
+# set low for faint writing lets them through: specks all over the picture, which joined the
+# digits into marks as tall as the photo. Faint pencil rises 12 spreads or more.
+_GRAIN_RISE = 9.0
+# JPEG smooths the grain into blobs that rise further, up to 2.6 times that bar in a phone's
+# photo saved at quality 60, but stay this small (px): about as dark as the writing they
+# must be, to count.
+_GRAIN_BLOB = 3
+
+
+def _without_grain(ink: np.ndarray, threshold: float) -> np.ndarray:
+    """``ink`` with its grain set to 0: the pieces above ``threshold`` that nowhere rise
+    _GRAIN_RISE times the noise's spread above the paper, and blobs of up to _GRAIN_BLOB px
+    that do not reach halfway from the threshold to the darkest writing. The spread is told
+    from neighbouring pixels of the paper (half the rows), so the shading of a photo does
+    not count as noise; a drawing on a flat canvas has none, and is returned as it is."""
+    rows = ink[::2]
+    left, right = rows[:, :-1], rows[:, 1:]
+    paper = (left <= threshold) & (right <= threshold)
+    if paper.sum() < 100:
+        return ink
+    step = (right - left)[paper]
+    spread = 1.4826 * float(np.median(np.abs(step))) / math.sqrt(2)
+    if spread < 1e-3:
+        return ink
+    bar = float(np.median(left[paper])) + _GRAIN_RISE * spread
+    labels, n = ndi.label(ink > threshold, _EIGHT)
+    area = np.bincount(labels.ravel(), minlength=n + 1)
+    grain = np.ones(n + 1, bool)
+    grain[labels[ink >= bar]] = False  # rises above the grain somewhere
+    blob = area <= _GRAIN_BLOB
+    writing = (labels > 0) & ~blob[labels]
+    if writing.any():
+        dark = np.zeros(n + 1, bool)
+        dark[labels[ink >= (threshold + float(ink[writing].max())) / 2]] = True
+        grain |= blob & ~dark
+    grain[0] = False
+    return np.where(grain[labels], np.float32(0), ink) if grain.any() else ink
 
 
 # The writing's own threshold may bring up this many times the ink the first one found at
@@ -743,6 +785,7 @@ def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, thr
     lower = _threshold(cleaned)
     if lower >= threshold - 0.05:
         return mask, cleaned, threshold
+    ink = _without_grain(ink, lower)
     again, again_cleaned = _paper_only(ink > lower, ink, outside)
     if again.sum() > _FAINTER_GROWTH * mask.sum():
         return mask, cleaned, threshold
@@ -1455,12 +1498,16 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
     default = [found[0][0]] if alone else parts
     score = dict(zip(as_cut, reader(np.stack([crop for _, crop in found]))))
     as_is = sum(score[a, b] - cost(a, b) for a, b in as_cut)
-    if as_is >= -by:
+    # Beside a narrow 1, two wide digits run together can pass for three by their width: then
+    # a part of the width cut is a piece of a stroke (a 7's bar) far shorter than the row, not
+    # a digit, and the width cut is no reading to keep, however well the reader reads it.
+    stubs = set() if alone else {ab for ab, (part, _) in zip(as_cut, found) if part[0][2] - part[0][0] < 0.5 * ref}
+    if as_is >= -by and not stubs:
         return default
     # Runs of columns up to 1.5 digits wide, and the whole mark (one wide digit).
     nodes = sorted({*width_cuts, *chosen})
     spans = {(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:] if b - a <= 1.5 * ref} | {(0, w)}
-    segments = dict(zip(as_cut, (part for part, _ in found)))
+    segments = {ab: part for ab, (part, _) in zip(as_cut, found) if ab not in stubs}
     crops = {}
     for a, b in sorted(spans - set(as_cut)):
         cut = segment(a, b, (a, b) == (0, w))
@@ -1474,7 +1521,9 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
             total = best[a][0] + score[a, b] - cost(a, b)
             if b not in best or total > best[b][0]:
                 best[b] = (total, best[a][1] + [segments[a, b]])
-    return best[w][1] if best[w][0] > as_is + by else default
+    if w not in best:
+        return default
+    return best[w][1] if stubs or best[w][0] > as_is + by else default
 
 
 def _digit(ink, mask, labels, box, labs, cols) -> Digit:

@@ -192,7 +192,7 @@ PENCIL = (0.48, 0.48, 0.5)
 def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
                    seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0),
                    margins: tuple[float, ...] = (), ink=BALLPOINT, vignette: float = 0.0,
-                   mottle: float = 0.0) -> np.ndarray:
+                   mottle: float = 0.0, grain: float = 0.025) -> np.ndarray:
     """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.
 
     rules: spacing of ruled lines as a fraction of the height (3 px, as dark as the ink,
@@ -203,7 +203,9 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     around the sheet; ink: the writing's colour (RGB, 0-1; PENCIL is faint); vignette: the
     light falls off towards the photo's edges, by this share in its corners (a phone's lens);
     mottle: the light varies in soft patches about a tenth of the photo across (light through
-    leaves, a crumpled sheet), darker by up to this share. Returns RGB uint8 of the drawing's
+    leaves, a crumpled sheet), darker by up to this share; grain: the sensor's noise, its
+    spread in each colour channel of each pixel (0-1; dim light, a small sensor: 0.05).
+    Returns RGB uint8 of the drawing's
     size plus the table on every side.
     """
     rng = np.random.default_rng(seed)
@@ -239,7 +241,7 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     if vignette:
         fy, fx = (np.linspace(-1, 1, n) ** 2 for n in photo.shape[:2])
         photo = photo * (1 - vignette * (fy[:, None] + fx[None, :]) / 2)[..., None]
-    photo = photo + rng.normal(0, 0.025, photo.shape)
+    photo = photo + rng.normal(0, grain, photo.shape)
     return (np.clip(photo, 0, 1) * 255).astype(np.uint8)
 
 

@@ -847,3 +847,33 @@ def test_the_shaded_edge_of_squared_paper_is_not_writing(digits, pen):
     # brought up the shaded paper along that line as well, and it was read as a 1.
     drawing, boxes = render(digits, size=(1000, 320), pen=pen)
     assert_boxes(find_digits(photo_of_paper(drawing, grid=0.25, ink=PENCIL, vignette=0.45, seed=pen)), boxes, 8)
+
+
+@pytest.mark.parametrize("digits, height, offset", [([0, 1, 2], 0.035, (150, -130)), ([9, 0, 3], 0.05, (-180, 90)),
+                                                     ([4, 7, 5], 0.035, (0, 160)), ([6, 8, 3], 0.05, (-120, -40))])
+def test_a_photos_grain_is_not_ink(digits, height, offset):
+    # Small writing in pencil on a small photo kept without compression (a PNG): with so little
+    # ink, and so faint, the threshold falls to its floor, and the grain lifted single pixels of
+    # the paper over it all over the photo. They joined the digits into marks as tall as the
+    # photo (the first and third cases; a ballpoint's threshold stays above the grain).
+    drawing, boxes = render(digits, size=(640, 480), pen=2 if height < 0.04 else 3, height=height, offset=offset)
+    assert_boxes(find_digits(photo_of_paper(drawing, ink=PENCIL, vignette=0.2, seed=sum(digits))), boxes, 4)
+
+
+@pytest.mark.parametrize("ink", [BALLPOINT, PENCIL])
+def test_the_grain_of_a_photo_taken_in_dim_light_is_not_ink(ink):
+    # Twice the grain: single pixels of the paper rose over the threshold by the thousand, and
+    # the photo was refused as too many marks, or its digits joined them.
+    drawing, boxes = render([5, 8, 0], size=(1000, 750), pen=3, height=0.15, offset=(-200, 150))
+    assert_boxes(find_digits(photo_of_paper(drawing, ink=ink, vignette=0.2, grain=0.05)), boxes, 4)
+
+
+@pytest.mark.parametrize("digits, offset", [([3, 4, 5], (-100, 40)), ([6, 9, 1], (120, -90)), ([2, 7, 8], (0, 150))])
+def test_the_grain_a_jpeg_keeps_is_not_ink(digits, offset):
+    # JPEG smooths the grain into blobs of a few pixels that rise further above the paper than
+    # single pixels of it do, up to as far as faint pencil.
+    drawing, boxes = render(digits, size=(640, 480), pen=2, height=0.05, offset=offset)
+    buffer = io.BytesIO()
+    Image.fromarray(photo_of_paper(drawing, ink=PENCIL, vignette=0.2, grain=0.05, seed=digits[0])).save(buffer, "JPEG",
+                                                                                                       quality=60)
+    assert_boxes(find_digits(buffer.getvalue()), boxes, 4)
