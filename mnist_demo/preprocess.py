@@ -1029,6 +1029,7 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     rules &= (np.array([0, *lengths]) >= 2.5 * max(tallest, 1))[line_labels]
     if not rules.any():
         return rules
+    rules |= _faint_rows_leaving(mask, rules, tallest)
     margins = None
     if not columns.any():
         columns = margins = _margins(mask, rules)
@@ -1041,18 +1042,77 @@ def _rules(mask: np.ndarray) -> np.ndarray:
         # down the grid was read as a 1.
         rules |= _wholly_near(mask & ~rules, crossings, 2)
     # A sloped line leaves the page through its top or bottom: what is left of it there is
-    # a flat sliver along that edge.
+    # a flat sliver along that edge. What is left where a line runs thicker than the rest of
+    # it (a faint one, where the light falls off) is a flat sliver wholly beside it.
     labels, _ = ndi.label(mask & ~rules, structure=_EIGHT)
+    beside = None
     for i, (ys, xs) in enumerate(ndi.find_objects(labels), 1):
-        flat = ys.stop - ys.start <= 0.1 * tallest and xs.stop - xs.start >= 4 * (ys.stop - ys.start)
-        if flat and (ys.start == 0 or ys.stop == h):
-            rules[ys, xs] |= labels[ys, xs] == i
+        if ys.stop - ys.start > 0.1 * tallest or xs.stop - xs.start < 4 * (ys.stop - ys.start):
+            continue  # not flat
+        sliver = labels[ys, xs] == i
+        if not (ys.start == 0 or ys.stop == h):
+            beside = ndi.binary_dilation(rules, iterations=2) if beside is None else beside
+            if not beside[ys, xs][sliver].all():
+                continue
+        rules[ys, xs] |= sliver
     if margins is None or not margins.any():
         return rules
     # What is left of a margin and lies wholly within 3 px of it is the margin's too: its
     # fringe, where it was photographed with a slight tilt, and where it crosses the rows
     # (both lines there, a pixel or two thicker than either).
     return rules | _wholly_near(mask & ~rules, margins, 3)
+
+
+def _faint_rows_leaving(mask: np.ndarray, rules: np.ndarray, tallest: int) -> np.ndarray:
+    """Pixels of the ruled rows that leave the picture through its top or bottom but were too
+    faint to be found. Such a row fades towards the edge and falls under the threshold there,
+    so what is left of it neither runs far enough to count as a row nor reaches the edge (a
+    pale blue row read as a 1, or joined to a digit). The rows found give the ruling's slope
+    and spacing; a row it puts where none was found, leaving the picture, is taken where the
+    mask has ink along it for a quarter of the writing's height."""
+    h, w = mask.shape
+    none = np.zeros_like(mask)
+    labels, _ = ndi.label(rules, _EIGHT)
+    fits = []
+    for i, (ys, xs) in enumerate(ndi.find_objects(labels), 1):
+        if xs.stop - xs.start >= 0.3 * w:
+            yy, xx = np.nonzero(labels[ys, xs] == i)
+            slope, at_0 = np.polyfit(xx + xs.start, yy + ys.start, 1)
+            fits.append((slope, at_0, len(yy) / (xs.stop - xs.start)))
+    if len(fits) < 3:
+        return none
+    slopes, starts, thicknesses = (np.array(v) for v in zip(*fits))
+    slope, thickness = float(np.median(slopes)), float(np.median(thicknesses))
+    starts = np.sort(starts)
+    starts = starts[np.r_[True, np.diff(starts) > thickness + 2]]  # one row broken in pieces
+    if len(starts) < 3:
+        return none
+    spacing = float(np.median(np.diff(starts)))
+    steps = np.diff(starts) / spacing
+    if spacing < 4 * thickness or np.abs(steps - np.rint(steps)).max() > 0.15:  # not evenly ruled
+        return none
+    x = np.arange(w)
+    reach = thickness / 2 + 1.5
+    out = np.zeros_like(mask)
+    first = math.floor((min(0.0, -slope * w) - starts[0]) / spacing)
+    last = math.ceil((h + max(0.0, -slope * w) - starts[0]) / spacing)
+    for k in range(first, last + 1):
+        at_0 = starts[0] + k * spacing
+        if np.abs(starts - at_0).min() < spacing / 2:
+            continue  # found
+        y = at_0 + slope * x
+        inside = (y >= -reach) & (y < h + reach)
+        if inside.all() or not inside.any():
+            continue  # does not leave the picture through its top or bottom
+        band = np.zeros_like(mask)
+        for dy in range(math.floor(-reach), math.ceil(reach) + 1):
+            rows = np.rint(y + dy).astype(np.intp)
+            ok = (rows >= 0) & (rows < h) & (np.abs(rows - y) <= reach)
+            band[rows[ok], x[ok]] = True
+        along = band & mask
+        if along.any(axis=0).sum() >= 0.25 * tallest:
+            out |= along
+    return out
 
 
 def _wholly_near(mask: np.ndarray, lines: np.ndarray, reach: int) -> np.ndarray:

@@ -187,24 +187,28 @@ BARE_ONE: list[Stroke] = [[(0.38, 0.0), (0.38, 1.0)]]
 # takes about 40 % of the paper's light.
 BALLPOINT = (0.1, 0.12, 0.4)
 PENCIL = (0.48, 0.48, 0.5)
+# A notebook's pale blue rules, fainter than the writing.
+PALE_BLUE = (0.55, 0.7, 0.9)
 
 
 def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int = 0, tilt: float = 0.0,
                    seed: int = 0, grid: float | None = None, grid_offset: tuple[int, int] = (0, 0),
                    margins: tuple[float, ...] = (), ink=BALLPOINT, vignette: float = 0.0,
-                   mottle: float = 0.0, grain: float = 0.025) -> np.ndarray:
+                   mottle: float = 0.0, grain: float = 0.025, lines=(0.1, 0.12, 0.4)) -> np.ndarray:
     """A drawing from `render` as a phone photo of it on paper: blue ink, uneven light, noise.
 
-    rules: spacing of ruled lines as a fraction of the height (3 px, as dark as the ink,
+    rules: spacing of ruled lines as a fraction of the height (3 px,
     sloped by `tilt` degrees); grid: squared paper instead, rows and columns this far apart
-    as a fraction of the height (2 px, as dark as the ink), the first ``grid_offset`` (y, x)
+    as a fraction of the height (2 px), the first ``grid_offset`` (y, x)
     px from the top left corner; margins: a notebook's red margin lines (3 px, top to bottom)
     this far from the left, as fractions of the width; table: width in px of dark table
     around the sheet; ink: the writing's colour (RGB, 0-1; PENCIL is faint); vignette: the
     light falls off towards the photo's edges, by this share in its corners (a phone's lens);
     mottle: the light varies in soft patches about a tenth of the photo across (light through
     leaves, a crumpled sheet), darker by up to this share; grain: the sensor's noise, its
-    spread in each colour channel of each pixel (0-1; dim light, a small sensor: 0.05).
+    spread in each colour channel of each pixel (0-1; dim light, a small sensor: 0.05); lines:
+    the colour of the ruled or grid lines (RGB, 0-1; by default as dark as a ballpoint's ink,
+    PALE_BLUE as a notebook's).
     Returns RGB uint8 of the drawing's
     size plus the table on every side.
     """
@@ -212,18 +216,17 @@ def photo_of_paper(drawing: Image.Image, rules: float | None = None, table: int 
     written = np.asarray(drawing.convert("RGBA"))[..., 3] / 255.0 * (np.asarray(drawing.convert("L")) < 128)
     h, w = written.shape
     yy, xx = np.mgrid[0:h, 0:w]
-    lines = np.zeros((h, w))
+    ruled = np.zeros((h, w))
     if rules:
         step = rules * h
         offset = (yy - xx * math.tan(math.radians(tilt))) % step
-        lines = (offset < 3).astype(float)
+        ruled = (offset < 3).astype(float)
     if grid:
         step = round(grid * h)
-        lines = ((yy - grid_offset[0]) % step < 2) | ((xx - grid_offset[1]) % step < 2)
+        ruled = ((yy - grid_offset[0]) % step < 2) | ((xx - grid_offset[1]) % step < 2)
     light = 0.8 + 0.15 * np.sin(xx / w * 3) * np.cos(yy / h * 2)
     paper = np.stack([light, light * 0.97, light * 0.92], -1)
-    dark = np.array([0.1, 0.12, 0.4])
-    photo = paper * (1 - lines[..., None]) + dark * lines[..., None]
+    photo = paper * (1 - ruled[..., None]) + np.array(lines) * ruled[..., None]
     photo = photo * (1 - written[..., None]) + np.array(ink) * written[..., None]
     for x in margins:  # printed red over the ruled lines, written over in ink
         at = slice(round(x * w), round(x * w) + 3)
