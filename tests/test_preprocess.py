@@ -888,3 +888,13 @@ def test_a_pale_ruled_row_leaving_the_photo_is_not_a_digit(digits, pen, ink):
     # of these 10 cases failed before; the same rows drawn with thicker pens passed).
     drawing, boxes = render(digits, size=(1000, 320), pen=pen)
     assert_boxes(find_digits(photo_of_paper(drawing, rules=0.16, tilt=1.0, ink=ink, lines=PALE_BLUE)), boxes, 8)
+
+
+@pytest.mark.parametrize("digits, pen", [([0, 1, 2], 5), ([4, 7, 5], 4), ([8, 3, 9], 6)])
+@pytest.mark.parametrize("lines", [PALE_BLUE, (0.6, 0.6, 0.6)])
+def test_a_pale_grid_column_on_the_edge_of_the_photo_is_not_a_1(digits, pen, lines):
+    # Pencil on pale squared paper, a column of the grid on the picture's very left edge:
+    # fainter there, it was found in pieces, and what was left of it stacked up into a 1.
+    drawing, boxes = render(digits, size=(1000, 320), pen=pen)
+    photo = photo_of_paper(drawing, grid=0.2, ink=PENCIL, lines=lines)
+    assert_boxes(find_digits(photo), boxes, 8)
