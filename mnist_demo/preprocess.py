@@ -771,6 +771,8 @@ def _without_grain(ink: np.ndarray, threshold: float) -> np.ndarray:
 # writing (measured: 1.0-2.4 times for pencil under dark ruled or grid lines, 5-8 times
 # where the shading came up).
 _FAINTER_GROWTH = 3.0
+# Marks that only the lower threshold brings up, within this many px of the picture's edge,
+# are the paper's shading there unless they hold writing found before.
 _FAINTER_EDGE = 12
 
 
@@ -1080,7 +1082,7 @@ def _faint_rows_leaving(mask: np.ndarray, rules: np.ndarray, tallest: int) -> np
     and spacing; a row it puts where none was found, leaving the picture, is taken where the
     mask has ink along it for a quarter of the writing's height."""
     h, w = mask.shape
-    none = np.zeros_like(mask)
+    out = np.zeros_like(mask)
     labels, _ = ndi.label(rules, _EIGHT)
     fits = []
     for i, (ys, xs) in enumerate(ndi.find_objects(labels), 1):
@@ -1089,20 +1091,19 @@ def _faint_rows_leaving(mask: np.ndarray, rules: np.ndarray, tallest: int) -> np
             slope, at_0 = np.polyfit(xx + xs.start, yy + ys.start, 1)
             fits.append((slope, at_0, len(yy) / (xs.stop - xs.start)))
     if len(fits) < 3:
-        return none
+        return out
     slopes, starts, thicknesses = (np.array(v) for v in zip(*fits))
     slope, thickness = float(np.median(slopes)), float(np.median(thicknesses))
     starts = np.sort(starts)
     starts = starts[np.r_[True, np.diff(starts) > thickness + 2]]  # one row broken in pieces
     if len(starts) < 3:
-        return none
+        return out
     spacing = float(np.median(np.diff(starts)))
     steps = np.diff(starts) / spacing
     if spacing < 4 * thickness or np.abs(steps - np.rint(steps)).max() > 0.15:  # not evenly ruled
-        return none
+        return out
     x = np.arange(w)
     reach = thickness / 2 + 1.5
-    out = np.zeros_like(mask)
     first = math.floor((min(0.0, -slope * w) - starts[0]) / spacing)
     last = math.ceil((h + max(0.0, -slope * w) - starts[0]) / spacing)
     for k in range(first, last + 1):
@@ -1570,7 +1571,8 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
     # Beside a narrow 1, two wide digits run together can pass for three by their width: then
     # a part of the width cut is a piece of a stroke (a 7's bar) far shorter than the row, not
     # a digit, and the width cut is no reading to keep, however well the reader reads it.
-    stubs = set() if alone else {ab for ab, (part, _) in zip(as_cut, found) if part[0][2] - part[0][0] < 0.5 * ref}
+    stubs = set() if len(as_cut) == 1 else {ab for ab, (part, _) in zip(as_cut, found)
+                                            if part[0][2] - part[0][0] < 0.5 * ref}
     if as_is >= -by and not stubs:
         return default
     # Runs of columns up to 1.5 digits wide, and the whole mark (one wide digit).
@@ -1590,8 +1592,6 @@ def _read_apart(ink, mask, labels, boxes, labs, row_height, parts, reader: Reade
             total = best[a][0] + score[a, b] - cost(a, b)
             if b not in best or total > best[b][0]:
                 best[b] = (total, best[a][1] + [segments[a, b]])
-    if w not in best:
-        return default
     return best[w][1] if stubs or best[w][0] > as_is + by else default
 
 
