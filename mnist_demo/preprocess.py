@@ -715,7 +715,7 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
     mask, cleaned = _paper_only(found, ink, outside)
     if mask.sum() < found.sum():  # lines or a desk went
         mask, cleaned, threshold = _fainter_writing(ink, mask, cleaned, threshold, outside)
-    ink = cleaned
+    mask, ink, threshold = _whole_faint_strokes(mask, cleaned, threshold)
     digits = []
     for top, bottom in _lines(mask):
         row = _find_in_row(ink[top:bottom], mask[top:bottom], threshold, reader, upright)
@@ -801,6 +801,39 @@ def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, thr
     keep[labels[_FAINTER_EDGE:-_FAINTER_EDGE, _FAINTER_EDGE:-_FAINTER_EDGE]] = True  # reaches in from the edge
     keep[0] = False
     return keep[labels], again_cleaned, lower
+
+
+def _whole_faint_strokes(mask: np.ndarray, ink: np.ndarray, threshold: float
+                         ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Strokes so faint that their darkest ink is under twice the threshold (pencil in a
+    blurred photo) are cut by the threshold above their half-height: they come out as
+    broken cores, and the crops lose whole bars. Each piece of ``mask`` (specks aside) is taken
+    down to half its own darkest ink, through the ink joined to it (hysteresis: nothing that
+    does not reach the threshold somewhere is added). Returns the mask, the ink and a
+    threshold by which ``ink > threshold`` is the mask again: the ink the lower threshold
+    does not take is kept under it."""
+    labels, n = ndi.label(mask, _EIGHT)
+    if n == 0:
+        return mask, ink, threshold
+    dark = np.zeros(n + 1, bool)
+    dark[labels[ink >= 2 * threshold]] = True
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    faint = ~dark & (sizes >= 0.005 * sizes[1:].max())  # specks as in _pieces
+    faint[0] = False
+    if not faint.any():
+        return mask, ink, threshold
+    inside = faint[labels]
+    peaks = np.zeros(n + 1, np.float32)
+    np.maximum.at(peaks, labels[inside], ink[inside])
+    lower = float(peaks[faint].min()) / 2
+    joined, m = ndi.label((ink > lower) | mask, _EIGHT)
+    # Each joined piece goes down to half the darkest ink of the faint pieces in it.
+    seeded = np.zeros(m + 1, np.float32)
+    np.maximum.at(seeded, joined[inside], ink[inside])
+    cut = np.where(seeded > 0, seeded / 2, np.inf)
+    whole = mask | (ink > cut[joined])
+    ink = np.where(whole, ink, np.minimum(ink, np.float32(lower)))
+    return whole, ink, lower
 
 
 # Rows of digits written one under another, like lines of text, are read top to bottom.

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 from scipy import ndimage
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 Stroke = list[tuple[float, float]]
 
@@ -258,6 +258,12 @@ def in_shadow(photo: np.ndarray, strength: float, side: str, soft: float = 0.03)
     beyond_edge = {"left": xx - 0.45 * w, "top": yy - 0.5 * h, "diagonal": (xx - 0.5 * w) + 1.5 * (yy - 0.5 * h)}[side]
     shade = strength / (1 + np.exp(np.clip(beyond_edge / (soft * max(h, w)), -50, 50)))
     return np.clip(photo * (1 - shade[..., None]), 0, 255).astype(np.uint8)
+
+
+def out_of_focus(photo: np.ndarray, blur: float) -> np.ndarray:
+    """``photo`` (RGB uint8) taken out of focus: a Gaussian blur of ``blur`` px, which spreads
+    each stroke's ink over its neighbourhood and so makes faint strokes fainter still."""
+    return np.asarray(Image.fromarray(photo).filter(ImageFilter.GaussianBlur(blur)))
 
 
 # Where a phone held at an angle puts the corners of the picture (see `at_an_angle`).
