@@ -715,6 +715,7 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
     mask, cleaned = _paper_only(found, ink, outside)
     if mask.sum() < found.sum():  # lines or a desk went
         mask, cleaned, threshold = _fainter_writing(ink, mask, cleaned, threshold, outside)
+        mask, cleaned = _without_flecks(mask, cleaned, threshold)
     mask, ink, threshold = _whole_faint_strokes(mask, cleaned, threshold)
     digits = []
     for top, bottom in _lines(mask):
@@ -756,14 +757,39 @@ def _without_grain(ink: np.ndarray, threshold: float) -> np.ndarray:
     area = np.bincount(labels.ravel(), minlength=n + 1)
     grain = np.ones(n + 1, bool)
     grain[labels[ink >= bar]] = False  # rises above the grain somewhere
-    blob = area <= _GRAIN_BLOB
-    writing = (labels > 0) & ~blob[labels]
-    if writing.any():
-        dark = np.zeros(n + 1, bool)
-        dark[labels[ink >= (threshold + float(ink[writing].max())) / 2]] = True
-        grain |= blob & ~dark
+    grain |= _pale_blobs(labels, area, ink, threshold, _GRAIN_BLOB)
     grain[0] = False
     return np.where(grain[labels], np.float32(0), ink) if grain.any() else ink
+
+
+def _pale_blobs(labels: np.ndarray, area: np.ndarray, ink: np.ndarray, threshold: float, size: int) -> np.ndarray:
+    """Which pieces of ``labels`` (``area``: their sizes, the background's first) are blobs
+    of up to ``size`` px that do not reach halfway from ``threshold`` to the darkest ink of
+    the rest."""
+    blob = area <= size
+    blob[0] = False
+    writing = (labels > 0) & ~blob[labels]
+    if not blob.any() or not writing.any():
+        return np.zeros_like(blob)
+    dark = np.zeros_like(blob)
+    dark[labels[ink >= (threshold + float(ink[writing].max())) / 2]] = True
+    return blob & ~dark
+
+
+# A JPEG rings beside a pale line, in blobs of up to this many px that stay there once the line
+# has gone (scattered over a page of pale rows, they joined into marks as tall as the page).
+_LINE_FLECK = 8
+
+
+def _without_flecks(mask: np.ndarray, ink: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``mask`` and ``ink`` without the pale blobs of up to _LINE_FLECK px that lines leave
+    beside them (:func:`_pale_blobs`)."""
+    labels, n = ndi.label(mask, _EIGHT)
+    fleck = _pale_blobs(labels, np.bincount(labels.ravel(), minlength=n + 1), ink, threshold, _LINE_FLECK)
+    if not fleck.any():
+        return mask, ink
+    gone = fleck[labels]
+    return mask & ~gone, np.where(gone, np.float32(0), ink)
 
 
 # The writing's own threshold may bring up this many times the ink the first one found at
@@ -1064,7 +1090,8 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     rules &= (np.array([0, *lengths]) >= 2.5 * max(tallest, 1))[line_labels]
     if not rules.any():
         return rules
-    rules |= _faint_rows_leaving(mask, rules, tallest)
+    leaving, ruling = _ruling(mask, rules, tallest)
+    rules |= leaving
     margins = None
     if not columns.any():
         columns = margins = _margins(mask, rules)
@@ -1078,12 +1105,15 @@ def _rules(mask: np.ndarray) -> np.ndarray:
         rules |= _wholly_near(mask & ~rules, crossings, 2)
     # A sloped line leaves the page through its top or bottom: what is left of it there is
     # a flat sliver along that edge. What is left where a line runs thicker than the rest of
-    # it (a faint one, where the light falls off) is a flat sliver wholly beside it.
+    # it (a faint one, where the light falls off) is a flat sliver or a fleck wholly beside
+    # it. What is left of a pale row where it fades (towards a photo's sides, or under a
+    # patch of shade) lies wholly on the line the ruling puts it on.
     # On squared paper, what is left of a column on the picture's left or right edge, fainter
     # there, is narrow slivers along that edge, no wider than a column, which stacked up into
     # a 1.
     column_width = _thickness(_run_lengths(mask, vertical=False), columns) if margins is None and columns.any() else 0
-    labels, _ = ndi.label(mask & ~rules, structure=_EIGHT)
+    labels, n = ndi.label(mask & ~rules, structure=_EIGHT)
+    on_ruling = _on_ruling(labels, n, ruling)
     beside = None
     for i, (ys, xs) in enumerate(ndi.find_objects(labels), 1):
         tall, wide = ys.stop - ys.start, xs.stop - xs.start
@@ -1092,9 +1122,13 @@ def _rules(mask: np.ndarray) -> np.ndarray:
                 and tall >= 4 * wide:
             rules[ys, xs] |= sliver
             continue
-        if tall > 0.1 * tallest or wide < 4 * tall:
-            continue  # not flat
-        if not (ys.start == 0 or ys.stop == h):
+        if on_ruling[i]:
+            rules[ys, xs] |= sliver
+            continue
+        flat = wide >= 4 * tall
+        if tall > 0.1 * tallest or not (flat or wide <= 0.1 * tallest):
+            continue  # neither a flat sliver nor a fleck
+        if not (flat and (ys.start == 0 or ys.stop == h)):
             beside = ndi.binary_dilation(rules, iterations=2) if beside is None else beside
             if not beside[ys, xs][sliver].all():
                 continue
@@ -1107,13 +1141,19 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     return rules | _wholly_near(mask & ~rules, margins, 3)
 
 
-def _faint_rows_leaving(mask: np.ndarray, rules: np.ndarray, tallest: int) -> np.ndarray:
-    """Pixels of the ruled rows that leave the picture through its top or bottom but were too
-    faint to be found. Such a row fades towards the edge and falls under the threshold there,
+def _ruling(mask: np.ndarray, rules: np.ndarray, tallest: int
+            ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The evenly spaced rows of ruled paper, from the rows found (three or more): their fit
+    gives the ruling's slope and spacing. Returns the pixels of the rows it puts where none
+    was found and that leave the picture through its top or bottom, and two bands across the
+    picture (None where the rows found are not evenly spaced): along every row it puts, and
+    along them only where no row was found (:func:`_on_ruling`).
+
+    A row leaving the picture fades towards the edge and falls under the threshold there,
     so what is left of it neither runs far enough to count as a row nor reaches the edge (a
-    pale blue row read as a 1, or joined to a digit). The rows found give the ruling's slope
-    and spacing; a row it puts where none was found, leaving the picture, is taken where the
-    mask has ink along it for a quarter of the writing's height."""
+    pale blue row read as a 1, or joined to a digit): it is taken where the mask has ink
+    along it for a quarter of the writing's height. The band tells what is left of a row
+    where it fades (:func:`_rules`)."""
     h, w = mask.shape
     out = np.zeros_like(mask)
     labels, _ = ndi.label(rules, _EIGHT)
@@ -1124,38 +1164,68 @@ def _faint_rows_leaving(mask: np.ndarray, rules: np.ndarray, tallest: int) -> np
             slope, at_0 = np.polyfit(xx + xs.start, yy + ys.start, 1)
             fits.append((slope, at_0, len(yy) / (xs.stop - xs.start)))
     if len(fits) < 3:
-        return out
+        return out, None
     slopes, starts, thicknesses = (np.array(v) for v in zip(*fits))
     slope, thickness = float(np.median(slopes)), float(np.median(thicknesses))
     starts = np.sort(starts)
     starts = starts[np.r_[True, np.diff(starts) > thickness + 2]]  # one row broken in pieces
     if len(starts) < 3:
-        return out
+        return out, None
     spacing = float(np.median(np.diff(starts)))
     steps = np.diff(starts) / spacing
     if spacing < 4 * thickness or np.abs(steps - np.rint(steps)).max() > 0.15:  # not evenly ruled
-        return out
+        return out, None
     x = np.arange(w)
     reach = thickness / 2 + 1.5
+    ruling, faded = np.zeros_like(mask), np.zeros_like(mask)
     first = math.floor((min(0.0, -slope * w) - starts[0]) / spacing)
     last = math.ceil((h + max(0.0, -slope * w) - starts[0]) / spacing)
     for k in range(first, last + 1):
         at_0 = starts[0] + k * spacing
-        if np.abs(starts - at_0).min() < spacing / 2:
-            continue  # found
-        y = at_0 + slope * x
+        nearest = starts[np.abs(starts - at_0).argmin()]
+        found = abs(nearest - at_0) < spacing / 2
+        y = (nearest if found else at_0) + slope * x
         inside = (y >= -reach) & (y < h + reach)
-        if inside.all() or not inside.any():
-            continue  # does not leave the picture through its top or bottom
+        if not inside.any():
+            continue
         band = np.zeros_like(mask)
         for dy in range(math.floor(-reach), math.ceil(reach) + 1):
             rows = np.rint(y + dy).astype(np.intp)
             ok = (rows >= 0) & (rows < h) & (np.abs(rows - y) <= reach)
             band[rows[ok], x[ok]] = True
+        ruling |= band
+        # Where a row was found, what lies along it may be writing on it (a 2's base): the
+        # faded band holds the rest, where the row was not found.
+        faded |= band & ~(band & rules).any(axis=0) if found else band
+        if found or inside.all():
+            continue  # only a row leaving the picture is taken whole here
         along = band & mask
         if along.any(axis=0).sum() >= 0.25 * tallest:
             out |= along
-    return out
+    # A JPEG rings up to 4 px beyond a row's edge: what is left of a pale row includes that.
+    return out, (ndi.maximum_filter1d(faded, 9, axis=0), ndi.maximum_filter1d(ruling, 9, axis=0))
+
+
+def _on_ruling(labels: np.ndarray, n: int, ruling: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Which pieces of ``labels`` are what is left of the ``ruling``'s rows (:func:`_ruling`):
+    those wholly within the band where a row was not found, and the ones at most 2 px thick
+    (a JPEG's ringing) wholly within the band along any row.
+
+    Over 3 px from every other piece, too: the end of a stroke lying along a row, cut off
+    where the row went, lies beside the rest of its digit."""
+    on = np.zeros(n + 1, bool)
+    if ruling is None or n == 0:
+        return on
+    faded, band = ruling
+    size = np.bincount(labels.ravel(), minlength=n + 1)
+    thin = np.ones(n + 1, bool)
+    thin[labels[ndi.binary_erosion(labels > 0, np.ones((3, 1), bool))]] = False  # 3 px tall somewhere
+    on = (np.bincount(labels[faded], minlength=n + 1) == size) | thin & (np.bincount(labels[band], minlength=n + 1) == size)
+    on[0] = False
+    writing = (labels > 0) & ~on[labels]
+    if on.any() and writing.any():
+        on[labels[ndi.binary_dilation(writing, iterations=3)]] = False
+    return on
 
 
 def _wholly_near(mask: np.ndarray, lines: np.ndarray, reach: int) -> np.ndarray:
@@ -1427,7 +1497,7 @@ def _group(boxes: np.ndarray) -> list[np.ndarray]:
     # One row of digits: pieces stacked over each other belong to one digit...
     linked = overlap >= 0.5 * np.minimum(width[:, None], width)
     # ...and dots, dashes and detached bars join whatever is close to them.
-    height = boxes[:, 2].max() - boxes[:, 0].min()
+    height = _row_height(boxes)
     small = boxes[:, 2] - boxes[:, 0] < 0.5 * height
     gap = _box_gaps(boxes)
     linked |= (small[:, None] | small) & (gap < 0.15 * height)  # chains of dots
@@ -1439,6 +1509,22 @@ def _group(boxes: np.ndarray) -> list[np.ndarray]:
     extent = _extent(_union_boxes(boxes, of))
     # Whatever is still tiny next to the real digits is a stray mark.
     return [np.flatnonzero(of == g) for g in np.flatnonzero(extent >= 0.25 * extent.max())]
+
+
+def _row_height(boxes: np.ndarray) -> int:
+    """The height of the writing around the tallest piece: the rows of pixels its pieces
+    span, each within the tallest piece's height of the others. A speck far above or below
+    the writing (what is left of a ruled line, dirt) is left out: counted in, it made every
+    digit "small" beside the row's height, and the row one chain of them (:func:`_group`)."""
+    tallest = int(np.argmax(boxes[:, 2] - boxes[:, 0]))
+    top, bottom = boxes[tallest, 0], boxes[tallest, 2]
+    reach = bottom - top
+    while True:
+        near = (boxes[:, 2] >= top - reach) & (boxes[:, 0] <= bottom + reach)
+        spread = boxes[near, 0].min(), boxes[near, 2].max()
+        if spread == (top, bottom):
+            return int(bottom - top)
+        top, bottom = spread
 
 
 def _extent(boxes: np.ndarray) -> np.ndarray:

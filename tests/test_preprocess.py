@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
 from drawing import (BALLPOINT, BARE_ONE, DIGITS, EIGHT_APART, FIVE_DETACHED_BAR, FOUR_TWO_PIECES, PALE_BLUE, PENCIL,
@@ -917,3 +917,41 @@ def test_a_pale_grid_column_on_the_edge_of_the_photo_is_not_a_1(digits, pen, lin
     drawing, boxes = render(digits, size=(1000, 320), pen=pen)
     photo = photo_of_paper(drawing, grid=0.2, ink=PENCIL, lines=lines)
     assert_boxes(find_digits(photo), boxes, 8)
+
+
+@pytest.mark.parametrize("digits, speck", [([4, 5, 9], (60, 0, 71, 2)), ([1, 8, 2, 6], (900, 0, 911, 2)),
+                                           ([3, 0, 7], (20, 640, 32, 643)), ([2, 6, 1], (500, 100, 508, 106))])
+def test_a_speck_far_from_the_writing_does_not_join_its_digits(digits, speck):
+    # A speck far above or below the writing (dirt, what is left of a ruled line, a stray
+    # touch of the pen) counted in the row's height: beside that height every digit was a
+    # "small" piece, and the row one chain of them, cut by width where it was not a digit's.
+    drawing, boxes = render(digits, size=(1000, 733), pen=8, height=0.1, spacing=0.5, offset=(150, 0))
+    ImageDraw.Draw(drawing).rectangle(speck, fill=(0, 0, 0, 255))
+    assert_boxes(find_digits(drawing), boxes, 3)
+
+
+@pytest.mark.parametrize("digits, seed", [([1, 8, 2, 6], 0), ([1, 8, 2, 6], 2), ([4, 5, 9], 0), ([4, 5, 9], 3),
+                                          ([8, 3, 5], 2), ([3, 0, 7], 1)])
+def test_pale_rows_in_patchy_light_are_not_digits(digits, seed):
+    # A notebook's pale blue rows where the light falls in patches: a row fades under a patch
+    # and was found in pieces, or not at all, and what was left of it joined the digits (a
+    # row's remains far above them, counted in the row's height, chained all of them into
+    # one mark). What lies wholly on the line the ruling puts a row on is the row's.
+    drawing, boxes = render(digits, size=(1000, 733), pen=8, height=0.1, spacing=0.5, offset=(150, 0))
+    photo = photo_of_paper(drawing, rules=0.139, lines=PALE_BLUE, mottle=0.17, vignette=0.2, seed=seed,
+                           ink=(0.6, 0.1, 0.1))
+    assert_boxes(find_digits(photo), boxes, 6)
+
+
+@pytest.mark.parametrize("digits, seed, ink, quality", [
+    ([9, 7], 98, (0.1, 0.35, 0.15), 66), ([3, 1, 4], 5, (0.1, 0.35, 0.15), 55), ([6, 0], 9, BALLPOINT, 55),
+    ([7, 4], 21, (0.1, 0.35, 0.15), 66), ([5, 2, 8], 13, (0.6, 0.1, 0.1), 66), ([9, 7], 98, (0.6, 0.1, 0.1), 80)])
+def test_small_writing_on_pale_ruled_paper_kept_as_a_jpeg(digits, seed, ink, quality):
+    # JPEG rings beside a pale row, in blobs of a few pixels that stay once the row has gone.
+    # Beside small writing they were not specks, and scattered over the page they were read
+    # as digits or joined the writing into marks as tall as the page.
+    drawing, boxes = render(digits, size=(1000, 500), pen=2.9, height=0.07, spacing=0.4, offset=(-250, 20))
+    photo = photo_of_paper(drawing, rules=0.141, lines=PALE_BLUE, vignette=0.09, seed=seed, ink=ink)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, "JPEG", quality=quality)
+    assert_boxes(find_digits(buffer.getvalue()), boxes, 6)
