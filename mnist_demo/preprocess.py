@@ -1092,6 +1092,9 @@ def _rules(mask: np.ndarray) -> np.ndarray:
         return rules
     leaving, ruling = _ruling(mask, rules, tallest)
     rules |= leaving
+    # Squared paper: its columns, found the same way, and their band (transposed back).
+    grid = _ruling(mask.T, columns.T, tallest)[1] if n_columns >= 3 else None
+    grid = None if grid is None else (grid[0].T, grid[1].T)
     margins = None
     if not columns.any():
         columns = margins = _margins(mask, rules)
@@ -1113,7 +1116,7 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     # a 1.
     column_width = _thickness(_run_lengths(mask, vertical=False), columns) if margins is None and columns.any() else 0
     labels, n = ndi.label(mask & ~rules, structure=_EIGHT)
-    on_ruling = _on_ruling(labels, n, ruling)
+    on_ruling = _on_ruling(labels, n, ruling, grid)
     beside = None
     for i, (ys, xs) in enumerate(ndi.find_objects(labels), 1):
         tall, wide = ys.stop - ys.start, xs.stop - xs.start
@@ -1206,21 +1209,28 @@ def _ruling(mask: np.ndarray, rules: np.ndarray, tallest: int
     return out, (ndi.maximum_filter1d(faded, 9, axis=0), ndi.maximum_filter1d(ruling, 9, axis=0))
 
 
-def _on_ruling(labels: np.ndarray, n: int, ruling: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """Which pieces of ``labels`` are what is left of the ``ruling``'s rows (:func:`_ruling`):
-    those wholly within the band where a row was not found, and the ones at most 2 px thick
-    (a JPEG's ringing) wholly within the band along any row.
+def _on_ruling(labels: np.ndarray, n: int, rows: tuple[np.ndarray, np.ndarray] | None,
+               columns: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Which pieces of ``labels`` are what is left of the ruled ``rows`` and the grid's
+    ``columns`` (each the bands of :func:`_ruling`, or None): those wholly within the bands
+    where a line was not found, and the ones at most 2 px thick across a line (a JPEG's
+    ringing) wholly within the band along any row, or any column.
 
     Over 3 px from every other piece, too: the end of a stroke lying along a row, cut off
     where the row went, lies beside the rest of its digit."""
     on = np.zeros(n + 1, bool)
-    if ruling is None or n == 0:
+    if n == 0 or (rows is None and columns is None):
         return on
-    faded, band = ruling
     size = np.bincount(labels.ravel(), minlength=n + 1)
-    thin = np.ones(n + 1, bool)
-    thin[labels[ndi.binary_erosion(labels > 0, np.ones((3, 1), bool))]] = False  # 3 px tall somewhere
-    on = (np.bincount(labels[faded], minlength=n + 1) == size) | thin & (np.bincount(labels[band], minlength=n + 1) == size)
+    faded = np.zeros(labels.shape, bool)
+    for lines, across in ((rows, (3, 1)), (columns, (1, 3))):
+        if lines is None:
+            continue
+        faded |= lines[0]
+        thin = np.ones(n + 1, bool)
+        thin[labels[ndi.binary_erosion(labels > 0, np.ones(across, bool))]] = False  # 3 px across somewhere
+        on |= thin & (np.bincount(labels[lines[1]], minlength=n + 1) == size)
+    on |= np.bincount(labels[faded], minlength=n + 1) == size
     on[0] = False
     writing = (labels > 0) & ~on[labels]
     if on.any() and writing.any():

@@ -955,3 +955,18 @@ def test_small_writing_on_pale_ruled_paper_kept_as_a_jpeg(digits, seed, ink, qua
     buffer = io.BytesIO()
     Image.fromarray(photo).save(buffer, "JPEG", quality=quality)
     assert_boxes(find_digits(buffer.getvalue()), boxes, 6)
+
+
+@pytest.mark.parametrize("digits, pen, height, ink", [([3], 10, 0.23, PENCIL), ([3], 10, 0.23, BALLPOINT),
+                                                      ([4, 3], 5, 0.17, BALLPOINT), ([2, 9, 0], 4, 0.1, BALLPOINT)])
+def test_a_pale_grid_in_patchy_light_kept_as_a_jpeg_is_not_writing(digits, pen, height, ink):
+    # Squared paper in pale blue where the light falls in patches, saved as a JPEG: columns of
+    # the grid fade and are found in part, or not at all, and what was left of them stood as
+    # 1s beside the writing or joined it. The columns found put the rest where the grid's
+    # spacing does, as rows of ruled paper do.
+    drawing, boxes = render(digits, size=(640, 452), pen=pen, height=height, spacing=0.5, offset=(-80, 20))
+    photo = photo_of_paper(drawing, grid=0.05, lines=PALE_BLUE, vignette=0.1, mottle=0.15, seed=2, ink=ink,
+                           grid_offset=(14, 22))
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, "JPEG", quality=70)
+    assert_boxes(find_digits(buffer.getvalue()), boxes, 8)
