@@ -1047,7 +1047,6 @@ def _paper_only(mask: np.ndarray, ink: np.ndarray, outside: np.ndarray | None = 
         dropped, mask = desk, mask & ~desk
     rules = _rules(mask)
     if rules.any():
-        rules &= ~_written_along(mask, rules, ink)
         dropped, mask = dropped | rules, mask & ~rules
         # a desk joined to the lines shows only once they are gone
         more = _desk(mask, dropped if outside is None else dropped | outside)
@@ -1057,28 +1056,6 @@ def _paper_only(mask: np.ndarray, ink: np.ndarray, outside: np.ndarray | None = 
         # and their soft rim below the threshold; writing crossing a line keeps its ink there
         ink = np.where(ndi.binary_dilation(dropped, iterations=2) & ~mask, np.float32(0), ink)
     return mask, ink
-
-
-# Writing must be this much darker than the lines (ink, 0-1) to be told from them by its ink.
-_DARKER_THAN_LINES = 0.2
-
-
-def _written_along(mask: np.ndarray, rules: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """The pixels of ``rules`` that are writing lying along a pale line (a 2's base on a
-    row): darker than halfway from the lines' ink to the writing's, and joined to the rest of
-    the writing. Where the lines are about as dark as the writing, none."""
-    writing = mask & ~rules
-    if not writing.any():
-        return np.zeros_like(mask)
-    line_ink, written = float(np.median(ink[rules])), float(np.median(ink[writing]))
-    if written < line_ink + _DARKER_THAN_LINES:
-        return np.zeros_like(mask)
-    darker = rules & (ink > (line_ink + written) / 2)
-    labels, n = ndi.label(darker | writing, _EIGHT)
-    joined = np.zeros(n + 1, bool)
-    joined[labels[writing]] = True
-    joined[0] = False
-    return darker & joined[labels]
 
 
 def _rules(mask: np.ndarray) -> np.ndarray:
