@@ -844,7 +844,7 @@ def _whole_faint_strokes(mask: np.ndarray, ink: np.ndarray, threshold: float
     dark = np.zeros(n + 1, bool)
     dark[labels[ink >= 2 * threshold]] = True
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    faint = ~dark & (sizes >= 0.005 * sizes[1:].max())  # specks as in _pieces
+    faint = ~dark & (sizes >= _SPECK_SHARE * sizes[1:].max())  # specks do not grow
     faint[0] = False
     if not faint.any():
         return mask, ink, threshold
@@ -1485,12 +1485,16 @@ def _threshold(ink: np.ndarray) -> float:
     return float(np.clip(_otsu(ink[::2, ::2]), 0.15, 0.5))
 
 
+# A piece smaller than this share of the largest piece's pixels is a speck.
+_SPECK_SHARE = 0.005
+
+
 def _pieces(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (y0, x0, y1, x1) and 0-based label indices of components that aren't specks."""
     if n == 0:
         return np.zeros((0, 4), int), np.zeros(0, int)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    keep = np.flatnonzero(sizes >= 0.005 * sizes.max())  # specks, relative to the ink
+    keep = np.flatnonzero(sizes >= _SPECK_SHARE * sizes.max())
     if len(keep) > _MAX_PIECES:
         return np.zeros((0, 4), int), keep
     slices = ndi.find_objects(labels)
