@@ -841,13 +841,14 @@ def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, thr
     return keep[labels], again_cleaned, lower
 
 
-# Writing is told from lines by its ink where the bulk of it (its pixels darker than the
-# lines' darkest 1 %) is darker than those by this much at least, in the ink map or in one
-# colour plane's own ink: a ballpoint's or a marker's on a notebook's pale rows or grid by
-# 0.4-0.6, a thin green pen's by 0.16-0.24; pencil's on a pale blue grid by under 0.07 in the
-# ink map (the red plane's), where it is as dark as the lines, but by 0.17-0.37 in the blue
-# plane's, where pale blue lines hardly show (their darkest 1 %: 0.02 in a PNG, 0.18-0.24 in
-# a JPEG); by 0.06 in a JPEG of a fine grid whose noise there comes up to 0.3, where it fails.
+# Writing is told from lines by its ink where what is left once they went is darker than
+# their darkest 1 % by this much at least, in a quarter of its pixels darker than that (a
+# quarter: on a fine grid, what is left of the grid outnumbers the writing there), in the
+# ink map or in one colour plane's own ink: a ballpoint's on a notebook's pale grid by about
+# 0.5 in the ink map, a thin green pen's on pale rows by 0.2-0.35 (0.4-0.55 in the blue
+# plane); pencil's on a pale blue grid by under 0.1 in the ink map (the red plane's), where
+# it is as dark as the lines, but by 0.17-0.39 in the blue plane's, where pale blue lines
+# hardly show (their darkest 1 %: 0.02 in a PNG, 0.18-0.24 in a JPEG).
 _DARKER_BY = 0.15
 # ... and is then found above the lines' darkest 1 % by this much, so that the JPEG noise
 # along them stays under it (at their darkest 1 % itself, what was left of the lines joined
@@ -882,7 +883,7 @@ def _darker_writing(ink: np.ndarray, found: np.ndarray, mask: np.ndarray, thresh
         above = candidate[mask & (candidate > max(top, threshold))]
         if above.size < 50:
             continue
-        margin = float(np.median(above)) - top
+        margin = float(np.percentile(above, 75)) - top
         if margin >= _DARKER_BY and (best is None or margin > best[0]):
             best = margin, top, candidate
     if best is None:

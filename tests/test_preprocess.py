@@ -977,14 +977,17 @@ def test_dark_writing_on_a_pale_grid_kept_as_a_jpeg_is_found_above_the_grid(digi
 
 @pytest.mark.parametrize("digits, pen, height", [([3], 10, 0.23), ([4, 3], 5, 0.17), ([2, 9, 0], 4, 0.1),
                                                 ([6, 1, 8], 6, 0.15), ([5, 7], 8, 0.2)])
-@pytest.mark.parametrize("grid, vignette, mottle, quality, seed", [(0.064, 0.03, 0.0, 54, 0), (0.05, 0.1, 0.15, 70, 2)])
+@pytest.mark.parametrize("grid, vignette, mottle, quality, seed", [(0.064, 0.03, 0.0, 54, 0), (0.05, 0.1, 0.15, 70, 2),
+                                                                  (0.04, 0.1, 0.0, 60, 4)])
 def test_pencil_on_a_pale_grid_kept_as_a_jpeg_is_found_apart_from_the_grid(digits, pen, height, grid, vignette,
                                                                             mottle, quality, seed):
     # Pencil on squared paper in pale blue, saved as a JPEG: pencil is as dark as the grid's
     # lines in the ink of the strongest colour plane, so the grid came through with it, in
-    # part where it fades, and what was left joined the digits or stood beside them as 1s (9
-    # of these 10 cases failed before). In the blue plane the pale blue lines hardly show and
-    # pencil does: there the writing is found above the grid.
+    # part where it fades, and what was left joined the digits or stood beside them as 1s (14
+    # of these 15 cases failed before). In the blue plane the pale blue lines hardly show and
+    # pencil does: there the writing is found above the grid. On the finest grid (18 px),
+    # what is left of it outnumbers the writing (5 cases that failed with the writing's
+    # level taken as the median of what is left, rather than its upper quarter).
     drawing, boxes = render(digits, size=(640, 452), pen=pen, height=height, spacing=0.5, offset=(-80, 20))
     photo = photo_of_paper(drawing, grid=grid, lines=PALE_BLUE, vignette=vignette, mottle=mottle, seed=seed,
                            ink=PENCIL, grid_offset=(7 * seed, 11 * seed))
