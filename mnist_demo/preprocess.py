@@ -721,7 +721,7 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
     darker = None
     if mask.sum() < found.sum():  # lines or a desk went
         fainter = _fainter_writing(ink, mask, cleaned, threshold, outside)
-        if fainter[2] == threshold:
+        if fainter[2] == threshold:  # the writing is not fainter than the lines: it may be darker
             darker = _darker_writing(ink, found, mask, threshold, outside, channels)
         mask, cleaned, threshold = fainter if darker is None else (*darker, threshold)
         mask, cleaned = _without_flecks(mask, cleaned, threshold)
