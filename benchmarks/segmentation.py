@@ -8,7 +8,8 @@ is shared, so a figure that moves between rounds moved for reasons of its own). 
 here with `tests/drawing.py`: the three-digit drawing on an 840×280 transparent canvas, three
 digits on 1000×320 photos of dark ruled rows, of pale blue rows tilted by 1° and of dark
 squared paper, four digits in red on a 1000×733 notebook page of pale blue rows in patchy
-light, and two in ballpoint on 640×452 pale blue squared paper kept as a JPEG (quality 54).
+light, two in ballpoint on 640×452 pale blue squared paper kept as a JPEG (quality 54), and
+three on 1600×1040 ruled paper on a desk photographed at an angle (its rows fan out).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def inputs() -> dict:
     row = drawing.render([4, 7, 2], size=(1000, 320), pen=7)[0]
     page = drawing.render([1, 8, 2, 6], size=(1000, 733), pen=8, height=0.1, spacing=0.5, offset=(150, 0))[0]
     grid = drawing.render([4, 3], size=(640, 452), pen=5, height=0.17, spacing=0.5, offset=(-80, 20))[0]
+    sheet = drawing.render([3, 1, 6], size=(1600, 1040), pen=20, height=0.2, offset=(100, 60))[0]
     pale_grid = io.BytesIO()
     Image.fromarray(drawing.photo_of_paper(grid, grid=0.064, lines=drawing.PALE_BLUE, vignette=0.03,
                                            ink=drawing.BALLPOINT)).save(pale_grid, "JPEG", quality=54)
@@ -49,6 +51,8 @@ def inputs() -> dict:
         "notebook page 1000×733": drawing.photo_of_paper(page, rules=0.139, lines=drawing.PALE_BLUE, mottle=0.17,
                                                          vignette=0.2, ink=(0.6, 0.1, 0.1)),
         "pale squared JPEG 640×452": pale_grid.getvalue(),
+        "ruled at an angle 1600×1040": drawing.at_an_angle(drawing.photo_of_paper(sheet, rules=0.1, table=60),
+                                                           drawing.VIEWS["left side near"]),
     }
 
 

@@ -858,6 +858,9 @@ _ABOVE_LINES = 0.05
 # faint stretches between darker ones); further, what it would bring back of the lines
 # touching it costs more than it mends (measured on 25 photos of squared paper).
 _BRIDGE = 3
+# ... and nothing that lies wholly within this share of the picture's shorter side of its edge
+# (the paper's shading along the edge of a photo darker there reached 2.6 % of it).
+_SHADED_EDGE = 0.03
 
 
 def _darker_writing(ink: np.ndarray, found: np.ndarray, mask: np.ndarray, threshold: float,
@@ -894,6 +897,13 @@ def _darker_writing(ink: np.ndarray, found: np.ndarray, mask: np.ndarray, thresh
     writing, _ = _paper_only(dark > raised, dark, outside)
     writing, _ = _without_flecks(writing, dark, raised)  # the darkest specks of the lines' JPEG noise
     writing &= ~_wholly_near(writing, gone, 2)  # the darkest stretches of the lines, on their own
+    # Writing was found at the threshold too, with the lines, and reaches in from the picture's
+    # edge: what a colour plane alone sets above the lines, or what lies wholly along the edge,
+    # is the paper's shading there (a photo darker towards its edges, the grid fading into it).
+    edge = max(_FAINTER_EDGE, round(_SHADED_EDGE * min(ink.shape)))
+    seeds = np.zeros_like(writing)
+    seeds[edge:-edge, edge:-edge] = found[edge:-edge, edge:-edge]
+    writing = ndi.binary_propagation(writing & seeds, structure=_EIGHT, mask=writing)
     writing = ndi.binary_dilation(writing, iterations=_BRIDGE, mask=mask | writing)
     near_lines = ndi.binary_dilation(gone, iterations=2)
     return writing, np.where(writing, ink, np.where(near_lines, np.float32(0), np.minimum(ink, np.float32(threshold))))
@@ -1128,8 +1138,16 @@ def _paper_only(mask: np.ndarray, ink: np.ndarray, outside: np.ndarray | None = 
     return mask, ink
 
 
+# Ruled lines run level within this slope (a tangent: 2°) once a photo taken crooked has been
+# levelled; on a sheet photographed at an angle they fan out, and lines sloped up to _FANNED
+# (5.7°) are searched for where some are sloped beyond 2°.
+_LEVEL = 0.035
+_FANNED = 0.1
+
+
 def _rules(mask: np.ndarray) -> np.ndarray:
-    """Pixels of ruled lines: straight, near-horizontal (±2°) lines across the image.
+    """Pixels of ruled lines: straight, near-horizontal (±2°, or up to 5.7° where some are
+    sloped so: a sheet photographed at an angle) lines across the image.
 
     Found as peaks of ink counted along slightly sloped rows (first on a 4× smaller copy, so
     drawings without lines cost ~1 ms). A line counts only when it is much longer than the
@@ -1142,12 +1160,18 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     if min(h, w) < 64:
         return none
     small = _any_of_4(_any_of_4(mask).T).T  # 4×4 blocks holding any ink
-    reach = math.ceil(0.035 * small.shape[1])
+    reach = math.ceil(_FANNED * small.shape[1])
     # A sloped line lies within reach + 1 rows; without that much ink in any band of rows there is none.
-    if ndi.uniform_filter1d(small.sum(axis=1, dtype=np.float32), reach + 1).max() * (reach + 1) < 0.3 * small.shape[1] \
-            or not _sloped_rows(small).any():
+    if ndi.uniform_filter1d(small.sum(axis=1, dtype=np.float32), reach + 1).max() * (reach + 1) < 0.3 * small.shape[1]:
+        return none
+    on_small = _sloped_rows(small, steepest=_FANNED)
+    if not on_small.any():
         return none
     rules = _sloped_rows(mask)
+    if (on_small & ~_sloped_rows(small)).any():
+        # A sheet photographed at an angle: its rows fan out, and the photo levelled by one of
+        # them (or by the sheet's edge) leaves others sloped beyond 2°.
+        rules |= _sloped_rows(mask & ~rules, steepest=_FANNED)
     # Squared paper: straight lines from the top of the image to its bottom are its columns.
     # They are left out of the writing's height, which the ruled rows must far exceed.
     columns, n_columns = _columns(mask)
@@ -1347,16 +1371,16 @@ def _any_of_4(mask: np.ndarray) -> np.ndarray:
     return mask[0:n:4] | mask[1:n:4] | mask[2:n:4] | mask[3:n:4]
 
 
-def _sloped_rows(mask: np.ndarray, span: float = 0.0) -> np.ndarray:
-    """Pixels on a straight row of ink, sloped by up to 2°, that covers 60 % of its length in
-    the image (a sloped line may leave through the top or bottom) and 30 % of the width, and
-    whose ink reaches over ``span`` of that length."""
+def _sloped_rows(mask: np.ndarray, span: float = 0.0, steepest: float = _LEVEL) -> np.ndarray:
+    """Pixels on a straight row of ink, sloped by up to ``steepest`` (a tangent; tan 2°), that
+    covers 60 % of its length in the image (a sloped line may leave through the top or bottom)
+    and 30 % of the width, and whose ink reaches over ``span`` of that length."""
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
     on_line = np.zeros_like(mask)
     if len(ys) < 0.3 * w:
         return on_line
-    reach = math.ceil(0.035 * w)  # tan 2°: how far a sloped line drifts over the width
+    reach = math.ceil(steepest * w)  # how far a sloped line drifts over the width
     for drift in range(-reach, reach + 1):
         bins = ys - np.rint(xs * (drift / w)).astype(np.intp) + reach
         counts = np.bincount(bins)

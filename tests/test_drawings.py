@@ -106,6 +106,14 @@ def drawings(condition: str):
             yield at_an_angle(photo_of_paper(drawing, table=40), VIEWS["left side near"]), row
             yield at_an_angle(photo_of_paper(drawing, rules=0.16), VIEWS["top near"]), row  # running off the picture
             yield at_an_angle(photo_of_paper(drawing, table=40), VIEWS["corner near"], desk=(30, 30, 30)), row
+        elif condition == "angled_notebook":  # ruled paper taken at an angle: its rows fan out, beyond 2° from
+            # one another once the photo is levelled by one of them; dark rows on a desk, pale blue rows without
+            drawing = render([other_hand(d, rng) for d in row], size=(1600, 1040), pen=float(rng.uniform(16, 24)),
+                             height=0.2, offset=tuple(rng.uniform(-200, 200, 2) * (1, 0.5)))[0]
+            for view in ("left side near", "corner near"):
+                rules = float(rng.choice([0.1, 0.16]))
+                yield at_an_angle(photo_of_paper(drawing, rules=rules, table=60, lines=(0.1, 0.12, 0.4)), VIEWS[view]), row
+                yield at_an_angle(photo_of_paper(drawing, rules=rules, lines=PALE_BLUE, seed=1), VIEWS[view]), row
         elif condition == "cropped_tight":  # one digit cut out of a bigger picture, its ink touching every edge
             for digit, pen in zip(row, (8, 20, 36)):
                 for strokes in (DIGITS[digit], other_hand(digit, rng)):
@@ -237,6 +245,8 @@ def read_rate(condition: str, model: str) -> float:
     # (pencil in the blue plane), was found above their own ink
     ("pale_grid_photo", 0.95),
     ("one_on_a_sheet", 0.95),  # 1.0 each; 0.0 each before a sheet without holes could still bear thin writing
+    # 1.0 each; 0.5 each before rows sloped beyond 2° once the photo was levelled were searched for
+    ("angled_notebook", 0.95),
     ("angled_photo", 0.95),  # 0.98 each; 0.27 / 0.27 / 0.29 before the desk beyond the paper's outline was dropped
     # 1.0 each (2026-12-07); 0.93 / 0.93 / 0.90 (autoencoder / LSTM / sequence) when first measured,
     # 0.88 / 0.76 / 0.74 as drawn

@@ -996,6 +996,23 @@ def test_pencil_on_a_pale_grid_kept_as_a_jpeg_is_found_apart_from_the_grid(digit
     assert_boxes(find_digits(buffer.getvalue()), boxes, 8)
 
 
+@pytest.mark.parametrize("digits, pen, height", [([2, 0, 0], 7, 0.09), ([4, 3], 5, 0.12), ([6, 1, 8], 6, 0.1),
+                                                ([5, 7], 8, 0.15)])
+@pytest.mark.parametrize("ink, vignette, grain, seed", [((0.1, 0.35, 0.15), 0.22, 0.03, 309),
+                                                        ((0.6, 0.1, 0.1), 0.22, 0.03, 1),
+                                                        ((0.1, 0.35, 0.15), 0.3, 0.02, 2), (BALLPOINT, 0.3, 0.03, 3)])
+def test_the_shading_along_a_photos_edge_is_not_writing_above_a_pale_grid(digits, pen, height, ink, vignette, grain,
+                                                                          seed):
+    # Small writing on a big photo of a fine pale blue grid, darker towards its edges: along
+    # the bottom edge the paper's shading rose above the grid's own ink, in the ink map or in
+    # one colour plane alone, and was taken for writing darker than the grid; the digits above
+    # it were joined to it in boxes down to the edge (12 of these 16 cases failed before).
+    drawing, boxes = render(digits, size=(1600, 1156), pen=pen, height=height, spacing=0.37, offset=(157, -113))
+    photo = photo_of_paper(drawing, grid=0.04, lines=PALE_BLUE, vignette=vignette, seed=seed, ink=ink, grain=grain,
+                           grid_offset=(3, 19))
+    assert_boxes(find_digits(photo), boxes, 16)
+
+
 @pytest.mark.parametrize("digits, seed, pen", [([8, 0, 4], 39, 2.0), ([3, 7, 3], 2, 2.4), ([6, 2], 5, 2.5)])
 @pytest.mark.parametrize("ink", [BALLPOINT, (0.1, 0.35, 0.15)])
 def test_thin_writing_on_pale_rows_kept_as_a_jpeg_is_found_above_the_rows(digits, seed, pen, ink):
