@@ -809,6 +809,10 @@ def _without_flecks(mask: np.ndarray, ink: np.ndarray, threshold: float) -> tupl
 # writing (measured: 1.0-2.4 times for pencil under dark ruled or grid lines, 5-8 times
 # where the shading came up).
 _FAINTER_GROWTH = 3.0
+# Of the ink the lower threshold adds, at least this share must be joined to the writing found
+# before (faint writing's: 0.6-1.0 in photos of pencil under dark lines; a pale grid's, on a
+# desk photographed at an angle: 0.08-0.12).
+_FAINTER_JOINED = 0.3
 # Marks that only the lower threshold brings up, within this many px of the picture's edge,
 # are the paper's shading there unless they hold writing found before.
 _FAINTER_EDGE = 12
@@ -836,6 +840,11 @@ def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, thr
     labels, n = ndi.label(again, _EIGHT)
     keep = np.zeros(n + 1, bool)
     keep[labels[mask]] = True  # holds writing found before
+    added = again & ~mask
+    if (keep[labels] & added).sum() < _FAINTER_JOINED * added.sum():
+        # What the lower threshold brings up lies mostly apart from the writing: pale lines
+        # (a pale grid on a desk, where the desk set the threshold), not the rest of faint writing.
+        return mask, cleaned, threshold
     keep[labels[_FAINTER_EDGE:-_FAINTER_EDGE, _FAINTER_EDGE:-_FAINTER_EDGE]] = True  # reaches in from the edge
     keep[0] = False
     return keep[labels], again_cleaned, lower
@@ -1143,6 +1152,10 @@ def _paper_only(mask: np.ndarray, ink: np.ndarray, outside: np.ndarray | None = 
 # (5.7°) are searched for where some are sloped beyond 2°.
 _LEVEL = 0.035
 _FANNED = 0.1
+# A grid's columns fan out further (searched up to 11°), and on the sheet's far side run only
+# part of the picture's height: this share of the tallest column's, at least.
+_FANNED_COLUMNS = 0.2
+_FAR_SIDE = 0.8
 
 
 def _rules(mask: np.ndarray) -> np.ndarray:
@@ -1174,7 +1187,7 @@ def _rules(mask: np.ndarray) -> np.ndarray:
         rules |= _sloped_rows(mask & ~rules, steepest=_FANNED)
     # Squared paper: straight lines from the top of the image to its bottom are its columns.
     # They are left out of the writing's height, which the ruled rows must far exceed.
-    columns, n_columns = _columns(mask)
+    columns, n_columns = _columns(mask, fanned=_fanned_columns(small))
     if n_columns < 3:  # one or two could be the stems of tall 1s cropped tight
         columns = np.zeros_like(mask)
     labels, _ = ndi.label(mask & ~rules & ~columns, structure=_EIGHT)
@@ -1399,21 +1412,48 @@ def _sloped_rows(mask: np.ndarray, span: float = 0.0, steepest: float = _LEVEL) 
     return on_line
 
 
-def _columns(mask: np.ndarray) -> tuple[np.ndarray, int]:
+def _fanned_columns(small: np.ndarray) -> bool:
+    """Whether ``small`` (the 4× smaller copy) holds three columns or more sloped beyond 2°, and
+    by up to _FANNED_COLUMNS: a grid photographed at an angle, not a digit's leaning stem."""
+    steep = _sloped_rows(small.T, steepest=_FANNED_COLUMNS)
+    if not steep.any():
+        return False
+    labels, _ = ndi.label(steep & ~_sloped_rows(small.T), structure=_EIGHT)
+    return sum(xs.stop - xs.start >= 0.3 * small.shape[0] for _, xs in ndi.find_objects(labels)) >= 3
+
+
+def _columns(mask: np.ndarray, fanned: bool = False) -> tuple[np.ndarray, int]:
     """Pixels of straight vertical lines (±2°) that run the whole height of the image, and how many.
 
     Each must run the height by itself (over small breaks, where a faint line fell below the
-    ink threshold), so a stroke drawn beside a column is not taken for part of it.
+    ink threshold), so a stroke drawn beside a column is not taken for part of it. ``fanned``:
+    squared paper photographed at an angle, its columns sloped by up to _FANNED_COLUMNS; the
+    sheet's far side is shorter than the picture, and its columns need run only most of the
+    tallest one's height.
     """
-    candidates, labels, heights = _vertical_lines(mask, span=0.9)
-    full = heights >= 0.9 * mask.shape[0]
-    return candidates & full[labels], int(full.sum())
+    if not fanned:
+        candidates, labels, heights = _vertical_lines(mask, span=0.9)
+        full = heights >= 0.9 * mask.shape[0]
+        return candidates & full[labels], int(full.sum())
+    candidates, labels, heights = _vertical_lines(mask, span=_FAR_SIDE, steepest=_FANNED_COLUMNS)
+    full = heights >= _FAR_SIDE * heights.max()
+    n_full = int(full[1:].sum())
+    if n_full >= 3:
+        # A sloped column nearest the sheet's side runs from its top or bottom (within 5 % of the
+        # picture's, where the desk shows in a corner) out through the picture's side.
+        h, w = mask.shape
+        for i, (ys, xs) in enumerate(ndi.find_objects(labels), 1):
+            full[i] |= ((ys.start <= 0.05 * h or ys.stop >= 0.95 * h) and (xs.start <= 0.05 * w or xs.stop >= 0.95 * w)
+                        and ys.stop - ys.start >= 0.3 * h)
+    return candidates & full[labels], n_full
 
 
-def _vertical_lines(mask: np.ndarray, span: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixels on straight vertical lines (±2°; ``span`` as for :func:`_sloped_rows`), each
-    line's label (over small breaks) and the height of each label (0 for none)."""
-    candidates = _sloped_rows(mask.T, span=span).T
+def _vertical_lines(mask: np.ndarray, span: float = 0.0, steepest: float = _LEVEL
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels on straight vertical lines (±2°, or up to ``steepest``; ``span`` as for
+    :func:`_sloped_rows`), each line's label (over small breaks) and the height of each label
+    (0 for none)."""
+    candidates = _sloped_rows(mask.T, span=span, steepest=steepest).T
     labels, _ = ndi.label(_bridged(candidates, axis=0), structure=_EIGHT)
     heights = np.array([0, *(s[0].stop - s[0].start for s in ndi.find_objects(labels))])
     return candidates, labels, heights

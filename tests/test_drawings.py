@@ -114,6 +114,14 @@ def drawings(condition: str):
                 rules = float(rng.choice([0.1, 0.16]))
                 yield at_an_angle(photo_of_paper(drawing, rules=rules, table=60, lines=(0.1, 0.12, 0.4)), VIEWS[view]), row
                 yield at_an_angle(photo_of_paper(drawing, rules=rules, lines=PALE_BLUE, seed=1), VIEWS[view]), row
+        elif condition == "angled_grid":  # squared paper taken at an angle: its columns fan out further than
+            # rows do, and on the sheet's far side run less than the picture's height
+            drawing = render([other_hand(d, rng) for d in row], size=(1600, 1040), pen=float(rng.uniform(16, 24)),
+                             height=0.2, offset=tuple(rng.uniform(-200, 200, 2) * (1, 0.5)))[0]
+            for view in ("left side near", "top near"):
+                grid = float(rng.choice([0.06, 0.1]))
+                yield at_an_angle(photo_of_paper(drawing, grid=grid, table=60), VIEWS[view]), row
+                yield at_an_angle(photo_of_paper(drawing, grid=grid, lines=PALE_BLUE, seed=1), VIEWS[view]), row
         elif condition == "cropped_tight":  # one digit cut out of a bigger picture, its ink touching every edge
             for digit, pen in zip(row, (8, 20, 36)):
                 for strokes in (DIGITS[digit], other_hand(digit, rng)):
@@ -247,6 +255,8 @@ def read_rate(condition: str, model: str) -> float:
     ("one_on_a_sheet", 0.95),  # 1.0 each; 0.0 each before a sheet without holes could still bear thin writing
     # 1.0 each; 0.5 each before rows sloped beyond 2° once the photo was levelled were searched for
     ("angled_notebook", 0.95),
+    # 1.0 each; 0.5 each before a grid's columns sloped beyond 2° once the photo was levelled were searched for
+    ("angled_grid", 0.95),
     ("angled_photo", 0.95),  # 0.98 each; 0.27 / 0.27 / 0.29 before the desk beyond the paper's outline was dropped
     # 1.0 each (2026-12-07); 0.93 / 0.93 / 0.90 (autoencoder / LSTM / sequence) when first measured,
     # 0.88 / 0.76 / 0.74 as drawn
@@ -255,6 +265,27 @@ def read_rate(condition: str, model: str) -> float:
 @pytest.mark.parametrize("model", ["autoencoder", "lstm", "sequence"])
 def test_varied_drawings_are_read(condition, least, model):
     assert read_rate(condition, model) >= least
+
+
+def test_a_pale_grid_on_a_desk_photographed_at_an_angle_is_not_writing():
+    """Ballpoint on pale blue squared paper on a desk, in the three views: the desk sets the ink
+    threshold and the writing's own is lower, but what it brings up is the grid's remains, far
+    from the writing. Where the grid's fanned columns are set aside, what is left of it no
+    longer exceeds the growth the lower threshold may bring, so it must also be joined to the
+    writing found before (without that, 2 of these 24 photos read a 2 too or instead)."""
+    wrong = []
+    for seed in range(24):
+        rng = np.random.default_rng(2000 + seed)
+        row = [int(d) for d in rng.integers(0, 10, int(rng.integers(2, 4)))]
+        drawing = render([other_hand(d, rng) for d in row], size=(1600, 1040), pen=float(rng.uniform(16, 24)),
+                         height=0.2, offset=tuple(rng.uniform(-200, 200, 2) * (1, 0.5)))[0]
+        view = ["left side near", "corner near", "top near"][seed % 3]
+        photo = at_an_angle(photo_of_paper(drawing, grid=float(rng.choice([0.06, 0.1])), table=60, lines=PALE_BLUE,
+                                           ink=BALLPOINT, seed=seed), VIEWS[view])
+        labels = predict(photo)["lstm"].get("labels")
+        if labels != row:
+            wrong.append((seed, view, row, labels))
+    assert not wrong, wrong
 
 
 def test_digits_written_along_the_lines_of_squared_paper_are_read():
