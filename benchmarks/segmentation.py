@@ -8,8 +8,9 @@ is shared, so a figure that moves between rounds moved for reasons of its own). 
 here with `tests/drawing.py`: the three-digit drawing on an 840×280 transparent canvas, three
 digits on 1000×320 photos of dark ruled rows, of pale blue rows tilted by 1° and of dark
 squared paper, four digits in red on a 1000×733 notebook page of pale blue rows in patchy
-light, two in ballpoint on 640×452 pale blue squared paper kept as a JPEG (quality 54), and
-three on 1600×1040 ruled paper on a desk photographed at an angle (its rows fan out).
+light, two in ballpoint on 640×452 pale blue squared paper kept as a JPEG (quality 54),
+three on 1600×1040 ruled paper on a desk photographed at an angle (its rows fan out), and three
+beside a notebook's red margin on 1000×320 pale blue rows, fainter than the writing.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def inputs() -> dict:
         "pale squared JPEG 640×452": pale_grid.getvalue(),
         "ruled at an angle 1600×1040": drawing.at_an_angle(drawing.photo_of_paper(sheet, rules=0.1, table=60),
                                                            drawing.VIEWS["left side near"]),
+        "margin, pale rows 1000×320": drawing.photo_of_paper(row, rules=0.16, lines=drawing.PALE_BLUE,
+                                                          margins=(0.07,)),
     }
 
 

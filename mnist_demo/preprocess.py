@@ -717,10 +717,10 @@ def _find_in_ink(ink: np.ndarray, reader: Reader | None = None, upright: bool = 
     threshold = _threshold(ink)
     ink = _without_grain(ink, threshold)
     found = ink > threshold
-    mask, cleaned = _paper_only(found, ink, outside)
+    mask, cleaned = _paper_only(found, ink, outside, channels)
     darker = None
     if mask.sum() < found.sum():  # lines or a desk went
-        fainter = _fainter_writing(ink, mask, cleaned, threshold, outside)
+        fainter = _fainter_writing(ink, mask, cleaned, threshold, outside, channels)
         if fainter[2] == threshold:  # the writing is not fainter than the lines: it may be darker
             darker = _darker_writing(ink, found, mask, threshold, outside, channels)
         mask, cleaned, threshold = fainter if darker is None else (*darker, threshold)
@@ -819,7 +819,8 @@ _FAINTER_EDGE = 12
 
 
 def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, threshold: float,
-                     outside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
+                     outside: np.ndarray | None, channels: list[np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
     """Lines or a desk as dark as ink set the ink threshold: writing fainter than them (pencil
     under dark ruled or grid lines) fell under it in places, and was read in pieces. With them
     gone (``mask`` and ``cleaned`` from :func:`_paper_only`), the threshold of what is left is
@@ -830,7 +831,7 @@ def _fainter_writing(ink: np.ndarray, mask: np.ndarray, cleaned: np.ndarray, thr
     if lower >= threshold - 0.05:
         return mask, cleaned, threshold
     ink = _without_grain(ink, lower)
-    again, again_cleaned = _paper_only(ink > lower, ink, outside)
+    again, again_cleaned = _paper_only(ink > lower, ink, outside, channels)
     if again.sum() > _FAINTER_GROWTH * mask.sum():
         return mask, cleaned, threshold
     # Marks that only the lower threshold brings up, along the picture's edge, are the
@@ -903,7 +904,7 @@ def _darker_writing(ink: np.ndarray, found: np.ndarray, mask: np.ndarray, thresh
     _, lines_top, seen = best
     raised = max(lines_top + _ABOVE_LINES, threshold)
     dark = _without_grain(seen, raised)
-    writing, _ = _paper_only(dark > raised, dark, outside)
+    writing, _ = _paper_only(dark > raised, dark, outside, channels)
     writing, _ = _without_flecks(writing, dark, raised)  # the darkest specks of the lines' JPEG noise
     writing &= ~_wholly_near(writing, gone, 2)  # the darkest stretches of the lines, on their own
     # Writing was found at the threshold too, with the lines, and reaches in from the picture's
@@ -1126,15 +1127,20 @@ def _level(planes: list[np.ndarray], slope: float, fills=None):
     return level, unlevel
 
 
-def _paper_only(mask: np.ndarray, ink: np.ndarray, outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _paper_only(mask: np.ndarray, ink: np.ndarray, outside: np.ndarray | None = None,
+                channels: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Drop the marks of a photographed sheet that are not writing: the dark table around the
-    paper, and ruled lines. Both can be as dark as ink, and would join the digits. ``outside``:
-    pixels that are not of the photo (the corners levelling added)."""
+    paper, ruled lines, and a notebook's margin. They can be as dark as ink, and would join the
+    digits. ``outside``: pixels that are not of the photo (the corners levelling added);
+    ``channels``: each colour plane's own ink (:func:`_inks`), which tells a margin without
+    ruled rows from a 1 by its colour."""
     dropped = np.zeros_like(mask)
     desk = _desk(mask, outside)
     if desk is not None:
         dropped, mask = desk, mask & ~desk
     rules = _rules(mask)
+    if not rules.any() and channels is not None:
+        rules = _unruled_margins(mask, dropped, channels)
     if rules.any():
         dropped, mask = dropped | rules, mask & ~rules
         # a desk joined to the lines shows only once they are gone
@@ -1376,6 +1382,69 @@ def _margins(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return none  # no writing beside them: they may be the writing
     tallest = max(np.ptp(boxes[g][:, 0::2]) for g in _group(boxes))
     return candidates & (across & (heights >= _MARGIN_OVER_WRITING * tallest))[labels]
+
+
+# Where no ruled rows are found (they are fainter than the writing, or the paper has none), a
+# notebook's margin is a straight line from the sheet's top edge to its bottom edge, at least
+# this many times as tall as the tallest digit beside it (in a photo of a notebook, many
+# times), and of another colour than the writing (_OTHER_COLOUR): a 1 drawn from the canvas's
+# top edge to its bottom edge, however tall beside its neighbours, is in their ink.
+_LONE_MARGIN_OVER_WRITING = 1.25
+
+
+def _unruled_margins(mask: np.ndarray, desk: np.ndarray, channels: list[np.ndarray]) -> np.ndarray:
+    """Pixels of a notebook's margin on a sheet without ruled rows in ``mask``: one or two
+    straight vertical lines (±2°) that run from the sheet's top edge to its bottom edge (the
+    picture's, or the desk's where ``desk`` lies above and below the sheet), each at least
+    _LONE_MARGIN_OVER_WRITING times as tall as the tallest digit beside them and of another
+    colour than the writing (:func:`_other_colour`; ``channels``, each colour plane's ink).
+    The writing crossing them keeps its ink; what is left of them wholly within 3 px goes
+    with them."""
+    none = np.zeros_like(mask)
+    h, w = mask.shape
+    if len(channels) < 3 or min(h, w) < 64:
+        return none
+    if not _sloped_rows(_any_of_4(_any_of_4(mask).T)).any():  # no vertical line in the 4× smaller copy
+        return none
+    sheet = np.flatnonzero(~desk.all(axis=1))
+    if len(sheet) == 0:
+        return none
+    top, bottom = sheet[0], sheet[-1] + 1
+    reach = 0.02 * h
+    candidates, labels, heights = _vertical_lines(mask, span=0.9)
+    edge_to_edge = np.zeros(len(heights), bool)
+    for i, (ys, _) in enumerate(ndi.find_objects(labels), 1):
+        edge_to_edge[i] = ys.start <= top + reach and ys.stop >= bottom - reach
+    if not 1 <= edge_to_edge.sum() <= 2:  # three or more would be a grid's columns
+        return none
+    lines = candidates & edge_to_edge[labels]
+    apart, n = ndi.label(mask & ~ndi.binary_dilation(lines, iterations=2), structure=_EIGHT)
+    boxes, _ = _pieces(apart, n)
+    if len(boxes) == 0:
+        return none  # no writing beside them: they may be the writing
+    tallest = max(np.ptp(boxes[g][:, 0::2]) for g in _group(boxes))
+    if heights[edge_to_edge].min() < _LONE_MARGIN_OVER_WRITING * tallest:
+        return none
+    if not _other_colour(lines, apart > 0, channels):
+        return none  # a 1 as straight, in the writing's own ink
+    lines = _line_only(mask, none, lines)
+    return lines | _wholly_near(mask & ~lines, lines, 3)
+
+
+# A line is of another colour than the writing where the share of its ink in some colour
+# plane (each plane's mean ink over the strongest plane's) differs from the writing's by this
+# much: a red margin's is about 0 in the red plane, a blue ballpoint's, black ink's and
+# pencil's 1 there; a blue ballpoint's is about 0.5 in the blue plane, black ink's 1.
+_OTHER_COLOUR = 0.35
+
+
+def _other_colour(line: np.ndarray, writing: np.ndarray, channels: list[np.ndarray]) -> bool:
+    """Whether the ink of ``line`` is of another colour than that of ``writing`` (masks)."""
+    def shares(where):
+        means = np.array([float(c[where].mean()) for c in channels])
+        return means / max(means.max(), 1e-6)
+
+    return bool(line.any() and writing.any() and np.abs(shares(line) - shares(writing)).max() >= _OTHER_COLOUR)
 
 
 def _any_of_4(mask: np.ndarray) -> np.ndarray:

@@ -727,6 +727,39 @@ def test_a_notebook_margin_on_ruled_paper_is_not_a_digit(margins, table):
     assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
 
 
+@pytest.mark.parametrize("paper, margins, table, ink", [
+    ("pale rows", (0.07,), 0, BALLPOINT), ("pale rows", (0.06, 0.068), 40, BALLPOINT),
+    ("pale rows", (0.9,), 0, PENCIL), ("no rows", (0.07,), 0, BALLPOINT), ("no rows", (0.07,), 40, PENCIL),
+    ("no rows", (0.05, 0.058), 0, (0.05, 0.05, 0.05)), ("pale grid", (0.07,), 40, (0.05, 0.05, 0.05))])
+def test_a_notebook_margin_is_not_a_digit_where_no_ruled_rows_are_as_dark_as_ink(paper, margins, table, ink):
+    # A notebook's rows in pale blue are fainter than the writing, and some paper has none: no
+    # ruled rows were found, so nothing was taken for a margin, and its red line was read as a 1.
+    drawing, boxes = render([0, 5, 9], size=(1000, 320), pen=8)
+    lines = {"pale rows": dict(rules=0.16, lines=PALE_BLUE), "no rows": {},
+             "pale grid": dict(grid=0.1, lines=PALE_BLUE)}[paper]
+    photo = photo_of_paper(drawing, table=table, margins=margins, ink=ink, **lines)
+    digits = find_digits(photo)
+    assert_boxes(digits, [(x0 + table, y0 + table, x1 + table, y1 + table) for x0, y0, x1, y1 in boxes], 6)
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (40, 60, 200)])
+@pytest.mark.parametrize("place, tight", [(0, False), (2, False), (0, True), (1, True)])
+def test_a_straight_one_from_edge_to_edge_in_the_writings_own_ink_is_a_digit(colour, place, tight):
+    # It runs from the canvas's top edge to its bottom edge, 1.6 times as tall as its
+    # neighbours, as a notebook's margin does; but a margin is of another colour than the writing.
+    canvas = Image.new("RGBA", (840, 300), (255, 255, 255, 255))
+    glyphs = [DIGITS[2], DIGITS[3]]
+    glyphs.insert(place, BARE_ONE)
+    for i, glyph in enumerate(glyphs):
+        part, _ = render([glyph], size=(200, 300), pen=6, height=0.95 if glyph is BARE_ONE else 0.95 / 1.6,
+                         ink=(*colour, 255), paper=None)
+        canvas.alpha_composite(part, (50 + 170 * i, 0))
+    image = canvas.convert("RGB")
+    if tight:
+        image = image.crop(Image.eval(image.convert("L"), lambda p: 255 - p).getbbox())
+    assert len(find_digits(image)) == 3
+
+
 @pytest.mark.parametrize("side, table", [("left", 40), ("top", 200), ("diagonal", 60), ("diagonal", 0)])
 def test_a_shadow_across_a_photographed_sheet_leaves_its_writing(side, table):
     # A phone's shadow takes 60 % of the light from part of the sheet. On a desk, only the lit
