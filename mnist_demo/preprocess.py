@@ -1390,11 +1390,14 @@ def _margins(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
 # times), and of another colour than the writing (_OTHER_COLOUR): a 1 drawn from the canvas's
 # top edge to its bottom edge, however tall beside its neighbours, is in their ink.
 _LONE_MARGIN_OVER_WRITING = 1.25
+# A margin on a sheet photographed at an angle slopes like the sheet's sides: up to 17° (a tangent).
+_SLOPED_MARGIN = 0.3
 
 
 def _unruled_margins(mask: np.ndarray, desk: np.ndarray, channels: list[np.ndarray]) -> np.ndarray:
     """Pixels of a notebook's margin on a sheet without ruled rows in ``mask``: one or two
-    straight vertical lines (±2°) that run from the sheet's top edge to its bottom edge (the
+    straight vertical lines (±2°; on a sheet photographed at an angle, sloped like its sides up
+    to 17°) that run from the sheet's top edge to its bottom edge (the
     picture's, or the desk's where ``desk`` lies above and below the sheet), each at least
     _LONE_MARGIN_OVER_WRITING times as tall as the tallest digit beside them and of another
     colour than the writing (:func:`_other_colour`; ``channels``, each colour plane's ink).
@@ -1404,17 +1407,24 @@ def _unruled_margins(mask: np.ndarray, desk: np.ndarray, channels: list[np.ndarr
     h, w = mask.shape
     if len(channels) < 3 or min(h, w) < 64:
         return none
-    if not _sloped_rows(_any_of_4(_any_of_4(mask).T)).any():  # no vertical line in the 4× smaller copy
-        return none
     sheet = np.flatnonzero(~desk.all(axis=1))
     if len(sheet) == 0:
         return none
     top, bottom = sheet[0], sheet[-1] + 1
-    reach = 0.02 * h
-    candidates, labels, heights = _vertical_lines(mask, span=0.9)
-    edge_to_edge = np.zeros(len(heights), bool)
-    for i, (ys, _) in enumerate(ndi.find_objects(labels), 1):
-        edge_to_edge[i] = ys.start <= top + reach and ys.stop >= bottom - reach
+    small = _any_of_4(_any_of_4(mask).T).T  # 4× smaller
+    # Level within 2°, reaching within 2 % of the sheet's top and bottom; or, on a sheet
+    # photographed at an angle, sloped like its sides up to _SLOPED_MARGIN once the photo is
+    # levelled by its rows or edges, within 5 % (the desk may show in a corner). Looked for
+    # on the small copy first, so a tall 1 costs a drawing little.
+    for steepest, reach in ((_LEVEL, 0.02), (_SLOPED_MARGIN, 0.05)):
+        if not _edge_to_edge(small, top / 4, bottom / 4, reach * h / 4 + 1, steepest).any():
+            continue
+        candidates, labels, heights = _vertical_lines(mask, span=0.9, steepest=steepest)
+        edge_to_edge = _edge_to_edge(mask, top, bottom, reach * h, steepest, labels)
+        if edge_to_edge.any():
+            break
+    else:
+        return none
     if not 1 <= edge_to_edge.sum() <= 2:  # three or more would be a grid's columns
         return none
     lines = candidates & edge_to_edge[labels]
@@ -1429,6 +1439,18 @@ def _unruled_margins(mask: np.ndarray, desk: np.ndarray, channels: list[np.ndarr
         return none  # a 1 as straight, in the writing's own ink
     lines = _line_only(mask, none, lines)
     return lines | _wholly_near(mask & ~lines, lines, 3)
+
+
+def _edge_to_edge(mask: np.ndarray, top: float, bottom: float, reach: float, steepest: float,
+                  labels: np.ndarray | None = None) -> np.ndarray:
+    """Per label of :func:`_vertical_lines` (``labels``, or found here): whether the line runs
+    from ``top`` to ``bottom`` (rows), within ``reach`` of each."""
+    if labels is None:
+        labels = _vertical_lines(mask, span=0.9, steepest=steepest)[1]
+    out = np.zeros(labels.max() + 1, bool)
+    for i, (ys, _) in enumerate(ndi.find_objects(labels), 1):
+        out[i] = ys.start <= top + reach and ys.stop >= bottom - reach
+    return out
 
 
 # A line is of another colour than the writing where the share of its ink in some colour

@@ -132,12 +132,15 @@ def drawings(condition: str):
             yield photo_of_paper(drawing, rules=0.16, margins=(0.07,)), row
             yield photo_of_paper(drawing, rules=0.16, table=40, margins=(0.06, 0.068)), row
         elif condition == "pale_notebook":  # a red margin beside pale blue rows, fainter than the writing (two
-            # margins on a desk), and on paper without rows; the margin runs the sheet's height, the digits half of it
+            # margins on a desk; one photographed at an angle), and on paper without rows; the margin runs the
+            # sheet's height, the digits half of it
             drawing = render([other_hand(d, rng) for d in row], size=(1000, 320), pen=float(rng.uniform(5, 12)),
                              height=0.5)[0]
             yield photo_of_paper(drawing, rules=0.16, lines=PALE_BLUE, margins=(0.07,)), row
             yield photo_of_paper(drawing, rules=0.16, lines=PALE_BLUE, table=40, margins=(0.06, 0.068), ink=PENCIL), row
             yield photo_of_paper(drawing, margins=(0.9,), seed=1), row
+            yield at_an_angle(photo_of_paper(drawing, rules=0.16, lines=PALE_BLUE, margins=(0.07,), seed=2),
+                              VIEWS["left side near"]), row  # the margin sloped like the sheet's sides
         elif condition == "shadow_photo":  # a phone's shadow over part of the sheet, on a desk or not
             drawing = render([other_hand(d, rng) for d in row], size=(1000, 320), pen=float(rng.uniform(5, 12)))[0]
             for side, table in (("left", 40), ("top", 0), ("diagonal", 60)):
@@ -238,7 +241,9 @@ def read_rate(condition: str, model: str) -> float:
     # 1.0 each; 0.97 / 0.95 / 0.97 before grid lines were told from writing by the run of ink across them
     ("squared_paper", 0.97),
     ("notebook_paper", 0.95),  # 1.0 each; 0.0 each before a margin on ruled paper was taken for a line
-    ("pale_notebook", 0.95),  # 1.0 each; 0.38 each before a margin was looked for where no rows are as dark as ink
+    # 1.0 each; 0.75 each before a margin sloped beyond 2° was looked for, 0.29 each before a margin was looked
+    # for where no rows are as dark as ink
+    ("pale_notebook", 0.95),
     ("shadow_photo", 0.95),  # 1.0 each; 0.33 each before the sheet went on across a shadow's soft edge
     # 1.0 each; 0.50 / 0.48 / 0.48 before the lighting went on beyond the photo's edges as its paper,
     # 1.0 / 0.98 / 0.98 before the writing was found again at its own threshold once the lines had gone
