@@ -1366,22 +1366,40 @@ _MARGIN_OVER_WRITING = 1.15
 
 
 def _margins(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Pixels of a notebook's margin on ruled paper: one or two straight vertical lines (±2°)
-    across all the ruled ``rows``, each much taller than the writing beside it. Without
+    """Pixels of a notebook's margin on ruled paper: one or two straight vertical lines (±2°; on
+    a sheet photographed at an angle, sloped like its sides up to 17°) across all the ruled
+    ``rows``, each much taller than the writing beside it. Without
     them they would be read as 1s (and where they cross the rows, bits of them as 3s)."""
     none = np.zeros_like(mask)
     ruled = np.flatnonzero(rows.any(axis=1))
+    span = 0.9 * (ruled[-1] - ruled[0] + 1)
     candidates, labels, heights = _vertical_lines(mask)
-    across = heights >= 0.9 * (ruled[-1] - ruled[0] + 1)
+    across = heights >= span
+    unruled = None
     if not across[1:].any():
-        return none
+        # On a sheet photographed at an angle the margin slopes like the sheet's sides (up to
+        # _SLOPED_MARGIN); looked for on the 4× smaller copy first, as that search is costly, and
+        # without the rows: counted in, their crossings made a 1 leaning 15° a line across them.
+        unruled = mask & ~rows
+        small = _any_of_4(_any_of_4(unruled).T).T
+        if not (_vertical_lines(small, steepest=_SLOPED_MARGIN)[2] >= span / 4 - 1).any():
+            return none
+        candidates, labels, heights = _vertical_lines(unruled, steepest=_SLOPED_MARGIN)
+        # ...and from the picture's top edge to its bottom edge (within 5 %), as a margin runs:
+        # a tall 1 leaning so crosses all the rows too.
+        h = len(mask)
+        across = (heights >= span) & _edge_to_edge(mask, 0, h, 0.05 * h, _SLOPED_MARGIN, labels)
+        if not across[1:].any():
+            return none
     lines = candidates & across[labels]
     apart, n = ndi.label(mask & ~rows & ~ndi.binary_dilation(lines, iterations=2), structure=_EIGHT)
     boxes, _ = _pieces(apart, n)
     if len(boxes) == 0:
         return none  # no writing beside them: they may be the writing
     tallest = max(np.ptp(boxes[g][:, 0::2]) for g in _group(boxes))
-    return candidates & (across & (heights >= _MARGIN_OVER_WRITING * tallest))[labels]
+    margins = candidates & (across & (heights >= _MARGIN_OVER_WRITING * tallest))[labels]
+    # Found without the rows, a sloped margin takes their pixels where it crosses them back.
+    return margins | (rows & _bridged(margins, axis=0)) if unruled is not None else margins
 
 
 # Where no ruled rows are found (they are fainter than the writing, or the paper has none), a

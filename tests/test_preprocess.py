@@ -743,15 +743,26 @@ def test_a_notebook_margin_is_not_a_digit_where_no_ruled_rows_are_as_dark_as_ink
 
 
 @pytest.mark.parametrize("view, rows, margins", [
-    ("left side near", True, (0.07,)), ("left side near", False, (0.1,)), ("left side near", False, (0.9,)),
-    ("corner near", True, (0.9,)), ("corner near", False, (0.9,))])
+    ("left side near", "pale", (0.07,)), ("left side near", None, (0.1,)), ("left side near", None, (0.9,)),
+    ("corner near", "pale", (0.9,)), ("corner near", None, (0.9,)),
+    ("left side near", "dark", (0.1,)), ("corner near", "dark", (0.9,))])
 def test_a_notebook_margin_photographed_at_an_angle_is_not_a_digit(view, rows, margins):
     # Levelled by the sheet's edge or its rows, the photo still leaves the margin sloped like
     # the sheet's sides, by 8-16° here: it was read as a 1 before or after the digits.
     drawing = render([0, 5, 9], size=(1000, 320), pen=8, height=0.5)[0]
-    lines = dict(rules=0.16, lines=PALE_BLUE) if rows else {}
+    lines = {"pale": dict(rules=0.16, lines=PALE_BLUE), "dark": dict(rules=0.16), None: {}}[rows]
     photo = at_an_angle(photo_of_paper(drawing, margins=margins, **lines), VIEWS[view])
     assert len(find_digits(photo)) == 3
+
+
+@pytest.mark.parametrize("angle", [12, 15, -15])
+def test_a_one_leaning_across_dark_rows_is_not_a_margin(angle):
+    # Leaning 12-15° and two thirds of the sheet's height, it crosses all the ruled rows as a
+    # margin photographed at an angle does, and was taken for one; but a margin runs from the
+    # picture's top edge to its bottom edge.
+    drawing = render([1], size=(1000, 320), pen=13, height=0.7, angle=angle)[0]
+    digits = find_digits(photo_of_paper(drawing, rules=0.16, ink=PENCIL, seed=112))
+    assert len(digits) == 1 and digits[0].box[3] - digits[0].box[1] > 180
 
 
 @pytest.mark.parametrize("colour", [(0, 0, 0), (40, 60, 200)])
