@@ -1178,7 +1178,7 @@ def _rules(mask: np.ndarray) -> np.ndarray:
     none = np.zeros_like(mask)
     if min(h, w) < 64:
         return none
-    small = _any_of_4(_any_of_4(mask).T).T  # 4×4 blocks holding any ink
+    small = _blocks_of_4(mask)
     reach = math.ceil(_FANNED * small.shape[1])
     # A sloped line lies within reach + 1 rows; without that much ink in any band of rows there is none.
     if ndi.uniform_filter1d(small.sum(axis=1, dtype=np.float32), reach + 1).max() * (reach + 1) < 0.3 * small.shape[1]:
@@ -1368,8 +1368,8 @@ _MARGIN_OVER_WRITING = 1.15
 def _margins(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Pixels of a notebook's margin on ruled paper: one or two straight vertical lines (±2°; on
     a sheet photographed at an angle, sloped like its sides up to 17°) across all the ruled
-    ``rows``, each much taller than the writing beside it. Without
-    them they would be read as 1s (and where they cross the rows, bits of them as 3s)."""
+    ``rows``, each much taller than the writing beside it. Without them they would be read as
+    1s (and where they cross the rows, bits of them as 3s)."""
     none = np.zeros_like(mask)
     ruled = np.flatnonzero(rows.any(axis=1))
     span = 0.9 * (ruled[-1] - ruled[0] + 1)
@@ -1381,25 +1381,32 @@ def _margins(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
         # _SLOPED_MARGIN); looked for on the 4× smaller copy first, as that search is costly, and
         # without the rows: counted in, their crossings made a 1 leaning 15° a line across them.
         unruled = mask & ~rows
-        small = _any_of_4(_any_of_4(unruled).T).T
+        small = _blocks_of_4(unruled)
         if not (_vertical_lines(small, steepest=_SLOPED_MARGIN)[2] >= span / 4 - 1).any():
             return none
         candidates, labels, heights = _vertical_lines(unruled, steepest=_SLOPED_MARGIN)
         # ...and from the picture's top edge to its bottom edge (within 5 %), as a margin runs:
         # a tall 1 leaning so crosses all the rows too.
         h = len(mask)
-        across = (heights >= span) & _edge_to_edge(mask, 0, h, 0.05 * h, _SLOPED_MARGIN, labels)
+        across = (heights >= span) & _edge_to_edge(labels, 0, h, 0.05 * h)
         if not across[1:].any():
             return none
-    lines = candidates & across[labels]
-    apart, n = ndi.label(mask & ~rows & ~ndi.binary_dilation(lines, iterations=2), structure=_EIGHT)
-    boxes, _ = _pieces(apart, n)
-    if len(boxes) == 0:
+    tallest, _ = _writing_beside(mask & ~rows, candidates & across[labels])
+    if tallest == 0:
         return none  # no writing beside them: they may be the writing
-    tallest = max(np.ptp(boxes[g][:, 0::2]) for g in _group(boxes))
     margins = candidates & (across & (heights >= _MARGIN_OVER_WRITING * tallest))[labels]
     # Found without the rows, a sloped margin takes their pixels where it crosses them back.
     return margins | (rows & _bridged(margins, axis=0)) if unruled is not None else margins
+
+
+def _writing_beside(mask: np.ndarray, lines: np.ndarray) -> tuple[int, np.ndarray]:
+    """The height of the tallest digit in ``mask`` beside ``lines`` (its pieces grouped as
+    :func:`_group` groups them; 0 for none) and the mask of that writing."""
+    writing = mask & ~ndi.binary_dilation(lines, iterations=2)
+    boxes, _ = _pieces(*ndi.label(writing, structure=_EIGHT))
+    if len(boxes) == 0:
+        return 0, writing
+    return max(np.ptp(boxes[g][:, 0::2]) for g in _group(boxes)), writing
 
 
 # Where no ruled rows are found (they are fainter than the writing, or the paper has none), a
@@ -1415,8 +1422,8 @@ _SLOPED_MARGIN = 0.3
 def _unruled_margins(mask: np.ndarray, desk: np.ndarray, channels: list[np.ndarray]) -> np.ndarray:
     """Pixels of a notebook's margin on a sheet without ruled rows in ``mask``: one or two
     straight vertical lines (±2°; on a sheet photographed at an angle, sloped like its sides up
-    to 17°) that run from the sheet's top edge to its bottom edge (the
-    picture's, or the desk's where ``desk`` lies above and below the sheet), each at least
+    to 17°) that run from the sheet's top edge to its bottom edge (the picture's, or the
+    desk's where ``desk`` lies above and below the sheet), each at least
     _LONE_MARGIN_OVER_WRITING times as tall as the tallest digit beside them and of another
     colour than the writing (:func:`_other_colour`; ``channels``, each colour plane's ink).
     The writing crossing them keeps its ink; what is left of them wholly within 3 px goes
@@ -1429,16 +1436,17 @@ def _unruled_margins(mask: np.ndarray, desk: np.ndarray, channels: list[np.ndarr
     if len(sheet) == 0:
         return none
     top, bottom = sheet[0], sheet[-1] + 1
-    small = _any_of_4(_any_of_4(mask).T).T  # 4× smaller
+    small = _blocks_of_4(mask)
     # Level within 2°, reaching within 2 % of the sheet's top and bottom; or, on a sheet
     # photographed at an angle, sloped like its sides up to _SLOPED_MARGIN once the photo is
     # levelled by its rows or edges, within 5 % (the desk may show in a corner). Looked for
     # on the small copy first, so a tall 1 costs a drawing little.
     for steepest, reach in ((_LEVEL, 0.02), (_SLOPED_MARGIN, 0.05)):
-        if not _edge_to_edge(small, top / 4, bottom / 4, reach * h / 4 + 1, steepest).any():
+        on_small = _vertical_lines(small, span=0.9, steepest=steepest)[1]
+        if not _edge_to_edge(on_small, top / 4, bottom / 4, reach * h / 4 + 1).any():
             continue
         candidates, labels, heights = _vertical_lines(mask, span=0.9, steepest=steepest)
-        edge_to_edge = _edge_to_edge(mask, top, bottom, reach * h, steepest, labels)
+        edge_to_edge = _edge_to_edge(labels, top, bottom, reach * h)
         if edge_to_edge.any():
             break
     else:
@@ -1446,25 +1454,20 @@ def _unruled_margins(mask: np.ndarray, desk: np.ndarray, channels: list[np.ndarr
     if not 1 <= edge_to_edge.sum() <= 2:  # three or more would be a grid's columns
         return none
     lines = candidates & edge_to_edge[labels]
-    apart, n = ndi.label(mask & ~ndi.binary_dilation(lines, iterations=2), structure=_EIGHT)
-    boxes, _ = _pieces(apart, n)
-    if len(boxes) == 0:
+    tallest, writing = _writing_beside(mask, lines)
+    if tallest == 0:
         return none  # no writing beside them: they may be the writing
-    tallest = max(np.ptp(boxes[g][:, 0::2]) for g in _group(boxes))
     if heights[edge_to_edge].min() < _LONE_MARGIN_OVER_WRITING * tallest:
         return none
-    if not _other_colour(lines, apart > 0, channels):
+    if not _other_colour(lines, writing, channels):
         return none  # a 1 as straight, in the writing's own ink
     lines = _line_only(mask, none, lines)
     return lines | _wholly_near(mask & ~lines, lines, 3)
 
 
-def _edge_to_edge(mask: np.ndarray, top: float, bottom: float, reach: float, steepest: float,
-                  labels: np.ndarray | None = None) -> np.ndarray:
-    """Per label of :func:`_vertical_lines` (``labels``, or found here): whether the line runs
-    from ``top`` to ``bottom`` (rows), within ``reach`` of each."""
-    if labels is None:
-        labels = _vertical_lines(mask, span=0.9, steepest=steepest)[1]
+def _edge_to_edge(labels: np.ndarray, top: float, bottom: float, reach: float) -> np.ndarray:
+    """Per line of ``labels`` (from :func:`_vertical_lines`): whether it runs from row ``top``
+    to row ``bottom``, within ``reach`` of each."""
     out = np.zeros(labels.max() + 1, bool)
     for i, (ys, _) in enumerate(ndi.find_objects(labels), 1):
         out[i] = ys.start <= top + reach and ys.stop >= bottom - reach
@@ -1485,6 +1488,11 @@ def _other_colour(line: np.ndarray, writing: np.ndarray, channels: list[np.ndarr
         return means / max(means.max(), 1e-6)
 
     return bool(line.any() and writing.any() and np.abs(shares(line) - shares(writing)).max() >= _OTHER_COLOUR)
+
+
+def _blocks_of_4(mask: np.ndarray) -> np.ndarray:
+    """The 4× smaller copy of ``mask``: its 4×4 blocks holding any ink."""
+    return _any_of_4(_any_of_4(mask).T).T
 
 
 def _any_of_4(mask: np.ndarray) -> np.ndarray:
